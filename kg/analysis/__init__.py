@@ -1,0 +1,1 @@
+"""Analyses over a store: statistics, trial summaries (and, later, related trials, health, landscapes)."""

@@ -1,0 +1,30 @@
+"""Everything the store knows about one trial, gathered by named queries into one dictionary."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from kg.queries import QueryError, run
+from kg.store import Store
+
+__all__ = ["trial_summary"]
+
+
+def trial_summary(store: Store, nct_id: str) -> dict[str, Any]:
+    """Identification, status, design and size (``trial_summary``), parts (``trial_parts``) and MeSH
+    terms (``trial_mesh``) of one trial; raises QueryError when the store has no such trial."""
+    params = {"nct": nct_id}
+    rows = run(store, "trial_summary", params).rows
+    if not rows:
+        raise QueryError(f"no trial {nct_id.strip().upper()} in the store {store.spec}")
+    summary: dict[str, Any] = dict(rows[0])
+    parts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in run(store, "trial_parts", params).rows:
+        parts[str(row["part"])].append({"label": row["label"], "detail": row["detail"]})
+    summary["parts"] = dict(parts)
+    mesh: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in run(store, "trial_mesh", params).rows:
+        mesh[str(row["role"])].append({"id": row["mesh_id"], "term": row["term"]})
+    summary["mesh"] = dict(mesh)
+    return summary

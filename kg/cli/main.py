@@ -1,0 +1,253 @@
+"""The ``kg`` command line: build, query, explore and export the trial knowledge graph.
+
+Heavy imports live inside the commands so that ``kg --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kg.cli.output import Format, console, errors, print_json, print_mapping, print_result
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="kg",
+    help="ClinicalTrials.gov records and MeSH as an RDF knowledge graph of related clinical trials.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+StoreOption = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option("--store", "-s", envvar="KG_STORE", show_default=False,
+                 help="oxigraph:PATH (default: $KG_HOME/store), oxigraph: (in memory), memory: (rdflib), "
+                      "or sparql:URL."),
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+class ExportFormat(str, Enum):
+    ttl = "ttl"
+    nt = "nt"
+    nq = "nq"
+    trig = "trig"
+    jsonld = "jsonld"
+
+
+_MEDIA_TYPES = {"ttl": "text/turtle", "nt": "application/n-triples", "nq": "application/n-quads",
+                "trig": "application/trig", "jsonld": "application/ld+json"}
+
+
+@app.command()
+def build(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories of API v2 study JSON "
+                                                     "(.json, .jsonl, .zip, .gz).", show_default=False)],
+    store: StoreOption = None,
+    strict: Annotated[bool, typer.Option(help="Exit non-zero, keeping the previous store, on any problem.")] = False,
+) -> None:
+    """Build a new store from study records; it replaces the old one only when complete."""
+    from kg.build import BuildFailed
+    from kg.build import build as run_build
+    from kg.cli.progress import record_progress
+
+    try:
+        with record_progress("Reading records") as tick:
+            report = run_build(list(paths), store, strict=strict, on_record=tick)
+    except BuildFailed as failed:
+        _print_problems(failed.report.problems)
+        errors.print(f"[red]{failed}[/red]")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        errors.print("[yellow]Interrupted: the half-built store was removed; the previous store is untouched.")
+        raise typer.Exit(130) from None
+    _print_problems(report.problems)
+    errors.print(
+        f"Built {report.trials:,} trials ({report.quads:,} quads) from {report.records:,} records in "
+        f"{report.seconds:.1f} s: {report.skipped} skipped, {report.duplicates_dropped} duplicate(s) dropped "
+        f"(the latest lastUpdatePostDate kept), {len(report.warnings)} warning(s).", markup=False)
+
+
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems[:50]:
+        errors.print(f"skipped: {problem}", markup=False, style="yellow")
+    if len(problems) > 50:
+        errors.print(f"… and {len(problems) - 50} more (all listed by `kg stats`)", style="yellow")
+
+
+@app.command()
+def query(
+    name: Annotated[str, typer.Argument(help="A named query (see `kg queries`).", show_default=False)],
+    param: Annotated[list[str], typer.Option("--param", "-p", help="KEY=VALUE, repeatable.")] = [],  # noqa: B006
+    store: StoreOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run a named query from queries/ with its parameters bound safely."""
+    from kg.queries import QueryError, run
+    from kg.store import open_store
+
+    values: dict[str, str] = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise QueryError(f"--param {item!r}: write KEY=VALUE")
+        values[key.strip()] = value
+    with open_store(store, read_only=True) as opened:
+        print_result(run(opened, name, values), fmt, title=name)
+
+
+@app.command()
+def queries(fmt: FormatOption = Format.table) -> None:
+    """List the named queries and their parameters."""
+    from kg.queries import list_queries
+    from kg.store import QueryResult
+
+    rows = [{"name": q.name, "parameters": " ".join(f"{p.name}:{p.kind}" for p in q.parameters),
+             "description": q.description} for q in list_queries()]
+    print_result(QueryResult(["name", "parameters", "description"], rows), fmt)  # type: ignore[arg-type]
+
+
+@app.command()
+def sparql(
+    query_or_file: Annotated[str, typer.Argument(help="SPARQL text, a .rq file, or - for stdin.",
+                                                 show_default=False)],
+    store: StoreOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Run any SPARQL query; SELECT/ASK print rows, CONSTRUCT/DESCRIBE print N-Triples."""
+    from kg.store import open_store, query_form
+
+    if query_or_file == "-":
+        text = sys.stdin.read()
+    elif query_or_file.endswith(".rq") or (len(query_or_file) < 500 and Path(query_or_file).is_file()):
+        text = Path(query_or_file).read_text(encoding="utf-8")
+    else:
+        text = query_or_file
+    with open_store(store, read_only=True) as opened:
+        if query_form(text) in ("CONSTRUCT", "DESCRIBE"):
+            sys.stdout.buffer.write(opened.construct(text))
+        else:
+            print_result(opened.select(text), fmt)
+
+
+@app.command()
+def export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="ttl, nt (union of graphs), nq, trig "
+                                                                      "(named graphs kept), jsonld.")] = ExportFormat.nq,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File (default: stdout).")] = None,  # noqa: UP045
+    store: StoreOption = None,
+) -> None:
+    """Export the whole graph as RDF."""
+    from kg.store import open_store
+
+    with open_store(store, read_only=True) as opened:
+        if output is None:
+            opened.dump(sys.stdout.buffer, _MEDIA_TYPES[fmt.value])
+            return
+        partial = output.with_name(output.name + ".partial")
+        with partial.open("wb") as stream:
+            opened.dump(stream, _MEDIA_TYPES[fmt.value])
+        partial.replace(output)
+        errors.print(f"Wrote {output} ({output.stat().st_size:,} bytes)", markup=False)
+
+
+@app.command()
+def stats(store: StoreOption = None, fmt: FormatOption = Format.table) -> None:
+    """Trials, triples, nodes by type, data versions and skipped records of a store."""
+    from kg.analysis.stats import graph_stats
+    from kg.store import open_store
+
+    with open_store(store, read_only=True) as opened:
+        print_mapping(graph_stats(opened), fmt, title="Knowledge graph")
+
+
+@app.command()
+def trial(
+    nct_id: Annotated[str, typer.Argument(help="NCT id, e.g. NCT07232407.", show_default=False)],
+    store: StoreOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """A readable summary of one trial."""
+    from kg.analysis.trial import trial_summary
+    from kg.cli.trial_view import print_trial
+    from kg.store import open_store
+
+    with open_store(store, read_only=True) as opened:
+        summary = trial_summary(opened, nct_id)
+    if fmt is Format.json:
+        print_json(summary)
+    else:
+        print_trial(summary)
+
+
+@app.command()
+def validate(store: StoreOption = None) -> None:
+    """Check the graph against the SHACL shapes in ontologies/shapes.ttl."""
+    from kg.store import open_store
+    from kg.validation import validate as run_validation
+
+    with open_store(store, read_only=True) as opened:
+        result = run_validation(opened)
+    for violation in result.violations[:50]:
+        errors.print(violation, markup=False, style="yellow")
+    if not result.conforms:
+        errors.print(f"[red]{len(result.violations)} violation(s)")
+        raise typer.Exit(1)
+    console.print(f"Conforms: {result.focus_nodes:,} focus nodes checked, no violation.", markup=False)
+
+
+@app.command()
+def demo(
+    store: StoreOption = None,
+    synthetic: Annotated[int, typer.Option(help="Number of synthetic trials beside the reference trial.")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic trials.")] = 20251114,
+) -> None:
+    """Offline demo: the reference trial NCT07232407 plus synthetic trials, built into the store."""
+    from kg.build import build as run_build
+    from kg.cli.progress import record_progress
+    from kg.demo import SEED_NCT, write_demo_corpus
+    from kg.store import default_spec, kg_home
+
+    corpus = kg_home() / "demo"
+    paths = write_demo_corpus(corpus, n_synthetic=synthetic, seed=seed)
+    spec = store or default_spec()
+    with record_progress("Building the demo graph") as tick:
+        report = run_build(list(paths), spec, on_record=tick)
+    console.print(
+        f"Demo graph: {report.trials:,} trials ({report.trials - 1:,} of them SYNTHETIC, seed {seed}), "
+        f"{report.quads:,} quads, built in {report.seconds:.1f} s into {spec}\n"
+        f"Corpus written to {corpus}\n\nNext:\n"
+        f"  kg trial {SEED_NCT}\n"
+        f"  kg stats\n"
+        f"  kg queries\n"
+        f"  kg query trials_by_condition --param condition=D009369\n"
+        f"  kg query phase_status_counts\n"
+        f"  kg sparql 'SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o }}'\n"
+        f"  kg export --format ttl -o graph.ttl",
+        markup=False, highlight=False)
+
+
+def main() -> None:
+    """Entry point: user mistakes end in one clear sentence and exit 2, never a traceback."""
+    try:
+        app()
+    except Exception as error:
+        if not isinstance(error, _user_errors()):
+            raise
+        errors.print(f"error: {error}", markup=False, style="red")
+        sys.exit(2)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean the user asked for something impossible (imported only when one happens)."""
+    from kg.queries import QueryError
+    from kg.store import StoreError
+
+    return StoreError, QueryError, FileNotFoundError, IsADirectoryError, PermissionError

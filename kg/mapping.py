@@ -1,0 +1,512 @@
+"""One ClinicalTrials.gov API v2 study record → RDF quads: the only place that knows both shapes.
+
+A trial's own statements go into its named graph (``kgr:graph/NCT…``) so that re-loading an updated record
+replaces them as a unit. Shared nodes (conditions, interventions, organisations, sites, countries, MeSH
+labels from the registry) are described once, in the ``kgr:graph/nodes`` graph, so that queries over the
+union of graphs see each statement once on every backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pyoxigraph import Literal, NamedNode, Quad
+
+from kg.identifiers import is_nct_id, normalize_mesh_id, slug
+from kg.vocab import (
+    CTGOV_STUDY,
+    DATA,
+    DCTERMS,
+    ENUMERATIONS,
+    KG,
+    MESH,
+    RDF,
+    RDFS,
+    SCHEMA,
+    SKOS,
+    XSD,
+    enum_iri,
+)
+
+__all__ = [
+    "NODES_GRAPH",
+    "MappedTrial",
+    "RawStudy",
+    "RecordError",
+    "enumeration_quads",
+    "map_study",
+    "nct_id_of",
+    "study_last_update",
+    "trial_graph",
+    "trial_iri",
+]
+
+logger = logging.getLogger(__name__)
+
+RawStudy = dict[str, Any]
+
+NODES_GRAPH: Final = DATA["graph/nodes"]
+ENUM_GRAPH: Final = DATA["graph/vocabulary"]
+
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_DATE_TYPES: Final = {10: XSD.date, 7: XSD.gYearMonth, 4: XSD.gYear}
+_ENUM_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Year|Month|Week|Day|Hour|Minute)s?\s*$", re.IGNORECASE)
+_AGE_UNIT_YEARS: Final = {"year": 1.0, "month": 1 / 12, "week": 7 / 365.25, "day": 1 / 365.25,
+                          "hour": 1 / 8766, "minute": 1 / 525960}
+_CRITERIA_HEADING = re.compile(r"^\s*(inclusion|exclusion)\s+criteria\s*:?\s*$", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[*\-•]|\d+[.)])\s+")
+_TRUE: Final = Literal("true", datatype=XSD.boolean)
+_FALSE: Final = Literal("false", datatype=XSD.boolean)
+#: statusModule date fields: (API field, our property, is it a ``{date, type}`` struct?)
+_STATUS_DATES: Final = (
+    ("startDateStruct", "startDate", True),
+    ("primaryCompletionDateStruct", "primaryCompletionDate", True),
+    ("completionDateStruct", "completionDate", True),
+    ("studyFirstSubmitDate", "firstSubmitted", False),
+    ("studyFirstSubmitQcDate", "firstSubmittedQc", False),
+    ("studyFirstPostDateStruct", "firstPosted", True),
+    ("lastUpdateSubmitDate", "lastUpdateSubmitted", False),
+    ("lastUpdatePostDateStruct", "lastUpdatePosted", True),
+    ("statusVerifiedDate", "statusVerified", False),
+)
+_OUTCOME_KINDS: Final = (("primaryOutcomes", "primary"), ("secondaryOutcomes", "secondary"),
+                         ("otherOutcomes", "other"))
+
+
+class RecordError(ValueError):
+    """A record that cannot be mapped faithfully; the message names the offending field."""
+
+
+@dataclass
+class MappedTrial:
+    """The quads of one trial: its own graph plus statements about shared nodes."""
+
+    nct_id: str
+    quads: list[Quad] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def trial_iri(nct_id: str) -> NamedNode:
+    """The trial's IRI: its ClinicalTrials.gov page."""
+    return CTGOV_STUDY[nct_id]
+
+
+def trial_graph(nct_id: str) -> NamedNode:
+    """The named graph holding one trial's own statements."""
+    return DATA[f"graph/{nct_id}"]
+
+
+def nct_id_of(study: object) -> str | None:
+    """The NCT id of a raw record, or None when it has none (or is not a record at all)."""
+    try:
+        value = study["protocolSection"]["identificationModule"]["nctId"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    return value if is_nct_id(value) else None
+
+
+def study_last_update(study: RawStudy) -> str:
+    """``lastUpdatePostDateStruct.date`` ("" when absent): the registry's version of a record."""
+    try:
+        value = study["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"]
+    except (KeyError, TypeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+class _Node:
+    """A JSON object with its path, so type errors name the exact field."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, data: object, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise RecordError(f"{path}: expected an object, got {type(data).__name__}")
+        self.data = data
+        self.path = path
+
+    def _typed(self, key: str, kinds: tuple[type, ...], what: str) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise RecordError(f"{self.path}.{key}: expected {what}, got {type(value).__name__} {value!r:.60}")
+        return value
+
+    def text(self, key: str) -> str | None:
+        value = self._typed(key, (str,), "a string")
+        return value if value else None
+
+    def integer(self, key: str) -> int | None:
+        return self._typed(key, (int,), "an integer")
+
+    def number(self, key: str) -> float | None:
+        value = self._typed(key, (int, float), "a number")
+        return None if value is None else float(value)
+
+    def flag(self, key: str) -> bool | None:
+        return self._typed(key, (bool,), "true or false")
+
+    def obj(self, key: str) -> _Node:
+        value = self.data.get(key)
+        return _Node({} if value is None else value, f"{self.path}.{key}")
+
+    def objs(self, key: str) -> Iterator[_Node]:
+        for index, item in enumerate(self._typed(key, (list,), "a list") or []):
+            yield _Node(item, f"{self.path}.{key}[{index}]")
+
+    def texts(self, key: str) -> list[str]:
+        items = self._typed(key, (list,), "a list") or []
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                raise RecordError(f"{self.path}.{key}[{index}]: expected a string, got {type(item).__name__}")
+        return [item for item in items if item]
+
+
+class _TrialMapper:
+    """Collects the quads of one trial while walking its record once."""
+
+    def __init__(self, nct_id: str) -> None:
+        self.nct_id = nct_id
+        self.trial = trial_iri(nct_id)
+        self.graph = trial_graph(nct_id)
+        self.out = MappedTrial(nct_id)
+
+    # --- emitting -------------------------------------------------------------------------------
+    def add(self, subject: NamedNode, predicate: NamedNode, obj: NamedNode | Literal) -> None:
+        self.out.quads.append(Quad(subject, predicate, obj, self.graph))
+
+    def shared(self, subject: NamedNode, predicate: NamedNode, obj: NamedNode | Literal) -> None:
+        self.out.quads.append(Quad(subject, predicate, obj, NODES_GRAPH))
+
+    def text(self, subject: NamedNode, predicate: NamedNode, value: str | None) -> None:
+        if value:
+            self.add(subject, predicate, Literal(_clean(value, self.out.warnings)))
+
+    def enum(self, subject: NamedNode, predicate: NamedNode, enumeration: str, code: str | None,
+             path: str, *, shared: bool = False) -> None:
+        if code is None:
+            return
+        if not _ENUM_CODE.match(code):
+            raise RecordError(f"{path}: {code!r:.60} is not a {enumeration} code")
+        if code not in ENUMERATIONS[enumeration]:
+            self.out.warnings.append(f"{path}: unknown {enumeration} code {code!r}, kept as is")
+        (self.shared if shared else self.add)(subject, predicate, enum_iri(enumeration, code))
+
+    def date(self, predicate: str, value: str | None, path: str, *, estimated: bool | None = None) -> None:
+        if value is None:
+            return
+        if not _DATE.match(value):
+            raise RecordError(f"{path}: {value!r:.60} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)")
+        self.add(self.trial, KG[predicate], Literal(value, datatype=_DATE_TYPES[len(value)]))
+        if estimated is not None:
+            self.add(self.trial, KG[predicate + "Estimated"], _TRUE if estimated else _FALSE)
+
+    def label_node(self, node: NamedNode, rdf_type: NamedNode, label: str) -> None:
+        self.shared(node, RDF.type, rdf_type)
+        self.shared(node, RDFS.label, Literal(_clean(label, self.out.warnings)))
+
+    # --- modules --------------------------------------------------------------------------------
+    def map(self, study: _Node) -> MappedTrial:
+        protocol = study.obj("protocolSection")
+        derived = study.obj("derivedSection")
+        self.identification(protocol.obj("identificationModule"))
+        self.description(protocol.obj("descriptionModule"))
+        self.status(protocol.obj("statusModule"))
+        self.sponsors(protocol.obj("sponsorCollaboratorsModule"))
+        self.design(protocol.obj("designModule"))
+        self.conditions(protocol.obj("conditionsModule"))
+        self.arms_and_interventions(protocol.obj("armsInterventionsModule"))
+        self.outcomes(protocol.obj("outcomesModule"))
+        self.eligibility(protocol.obj("eligibilityModule"))
+        self.locations(protocol.obj("contactsLocationsModule"))
+        self.mesh(derived)
+        has_results = study.flag("hasResults")
+        if has_results is not None:
+            self.add(self.trial, KG.hasResults, _TRUE if has_results else _FALSE)
+        if study.data.get("synthetic") is not None:
+            self.add(self.trial, KG.synthetic, _TRUE)
+        return self.out
+
+    def identification(self, module: _Node) -> None:
+        t = self.trial
+        self.add(t, RDF.type, SCHEMA.MedicalTrial)
+        self.add(t, DCTERMS.identifier, Literal(self.nct_id))
+        self.add(t, SCHEMA.url, Literal(str(t.value)))
+        self.text(t, KG.orgStudyId, module.obj("orgStudyIdInfo").text("id"))
+        self.text(t, SCHEMA.name, module.text("briefTitle"))
+        self.text(t, KG.officialTitle, module.text("officialTitle"))
+        self.text(t, SCHEMA.alternateName, module.text("acronym"))
+
+    def description(self, module: _Node) -> None:
+        self.text(self.trial, SCHEMA.description, module.text("briefSummary"))
+        self.text(self.trial, KG.detailedDescription, module.text("detailedDescription"))
+
+    def status(self, module: _Node) -> None:
+        self.enum(self.trial, KG.overallStatus, "status", module.text("overallStatus"),
+                  f"{module.path}.overallStatus")
+        self.text(self.trial, KG.whyStopped, module.text("whyStopped"))
+        for api_field, predicate, is_struct in _STATUS_DATES:
+            path = f"{module.path}.{api_field}"
+            if is_struct:
+                struct = module.obj(api_field)
+                kind = struct.text("type")
+                estimated = None if kind is None else kind in ("ESTIMATED", "ANTICIPATED")
+                self.date(predicate, struct.text("date"), path + ".date", estimated=estimated)
+            else:
+                self.date(predicate, module.text(api_field), path)
+
+    def organisation(self, sponsor: _Node) -> NamedNode | None:
+        name = sponsor.text("name")
+        if name is None:
+            return None
+        org = DATA[f"organization/{slug(name)}"]
+        self.label_node(org, SCHEMA.Organization, name)
+        self.enum(org, KG.sponsorClass, "sponsorClass", sponsor.text("class"), f"{sponsor.path}.class",
+                  shared=True)
+        return org
+
+    def sponsors(self, module: _Node) -> None:
+        lead = module.obj("leadSponsor")
+        org = self.organisation(lead)
+        if org is not None:
+            self.add(self.trial, KG.leadSponsor, org)
+        # The class is also kept on the trial: it is what the record says for this trial, even unnamed.
+        self.enum(self.trial, KG.leadSponsorClass, "sponsorClass", lead.text("class"), f"{lead.path}.class")
+        for collaborator in module.objs("collaborators"):
+            node = self.organisation(collaborator)
+            if node is not None:
+                self.add(self.trial, KG.collaborator, node)
+        party = module.obj("responsibleParty")
+        self.enum(self.trial, KG.responsiblePartyType, "responsiblePartyType", party.text("type"),
+                  f"{party.path}.type")
+
+    def design(self, module: _Node) -> None:
+        t = self.trial
+        self.enum(t, KG.studyType, "studyType", module.text("studyType"), f"{module.path}.studyType")
+        for phase in module.texts("phases"):
+            self.enum(t, KG.phase, "phase", phase, f"{module.path}.phases")
+        info = module.obj("designInfo")
+        self.enum(t, KG.allocation, "allocation", info.text("allocation"), f"{info.path}.allocation")
+        self.enum(t, KG.interventionModel, "interventionModel", info.text("interventionModel"),
+                  f"{info.path}.interventionModel")
+        self.enum(t, KG.primaryPurpose, "primaryPurpose", info.text("primaryPurpose"),
+                  f"{info.path}.primaryPurpose")
+        masking = info.obj("maskingInfo")
+        self.enum(t, KG.masking, "masking", masking.text("masking"), f"{masking.path}.masking")
+        enrollment = module.obj("enrollmentInfo")
+        count = enrollment.integer("count")
+        if count is not None:
+            self.add(t, KG.enrollment, Literal(str(count), datatype=XSD.integer))
+            kind = enrollment.text("type")
+            if kind is not None:
+                self.add(t, KG.enrollmentEstimated, _TRUE if kind == "ESTIMATED" else _FALSE)
+
+    def conditions(self, module: _Node) -> None:
+        for name in module.texts("conditions"):
+            node = DATA[f"condition/{slug(name)}"]
+            self.label_node(node, KG.Condition, name)
+            self.add(self.trial, KG.condition, node)
+        for keyword in module.texts("keywords"):
+            self.text(self.trial, SCHEMA.keywords, keyword)
+
+    def arms_and_interventions(self, module: _Node) -> None:
+        by_name: dict[str, NamedNode] = {}
+        for index, item in enumerate(module.objs("interventions"), start=1):
+            name = item.text("name")
+            if name is None:
+                raise RecordError(f"{item.path}.name: an intervention without a name")
+            kind = item.text("type") or "OTHER"
+            node = DATA[f"intervention/{slug(kind)}/{slug(name)}"]
+            self.label_node(node, KG.Intervention, name)
+            self.enum(node, KG.interventionType, "interventionType", kind, f"{item.path}.type", shared=True)
+            self.add(self.trial, KG.intervention, node)
+            use = DATA[f"trial/{self.nct_id}/intervention/{index}"]
+            self.add(self.trial, KG.interventionUse, use)
+            self.add(use, RDF.type, KG.InterventionUse)
+            self.add(use, KG.interventionNode, node)
+            self.text(use, SCHEMA.description, item.text("description"))
+            for other in item.texts("otherNames"):
+                self.text(use, KG.otherName, other)
+            by_name[f"{kind}: {name}".casefold()] = node
+            by_name.setdefault(name.casefold(), node)
+        for index, arm in enumerate(module.objs("armGroups"), start=1):
+            node = DATA[f"trial/{self.nct_id}/arm/{index}"]
+            self.add(self.trial, KG.arm, node)
+            self.add(node, RDF.type, KG.Arm)
+            self.add(node, KG.position, Literal(str(index), datatype=XSD.integer))
+            self.text(node, RDFS.label, arm.text("label"))
+            self.enum(node, KG.armType, "armType", arm.text("type"), f"{arm.path}.type")
+            self.text(node, SCHEMA.description, arm.text("description"))
+            for written in arm.texts("interventionNames"):
+                target = by_name.get(written.casefold()) or by_name.get(written.partition(": ")[2].casefold())
+                if target is None:
+                    self.out.warnings.append(f"{arm.path}: arm names unknown intervention {written!r:.80}")
+                else:
+                    self.add(node, KG.armIntervention, target)
+
+    def outcomes(self, module: _Node) -> None:
+        for api_field, kind in _OUTCOME_KINDS:
+            for index, item in enumerate(module.objs(api_field), start=1):
+                node = DATA[f"trial/{self.nct_id}/outcome/{kind}/{index}"]
+                self.add(self.trial, KG[f"{kind}Outcome"], node)
+                self.add(node, RDF.type, KG.Outcome)
+                self.add(node, KG.position, Literal(str(index), datatype=XSD.integer))
+                self.text(node, KG.measure, item.text("measure"))
+                self.text(node, SCHEMA.description, item.text("description"))
+                self.text(node, KG.timeFrame, item.text("timeFrame"))
+
+    def eligibility(self, module: _Node) -> None:
+        if not module.data:
+            return
+        node = DATA[f"trial/{self.nct_id}/eligibility"]
+        self.add(self.trial, KG.eligibility, node)
+        self.add(node, RDF.type, KG.Eligibility)
+        criteria = module.text("eligibilityCriteria")
+        self.text(node, KG.criteriaText, criteria)
+        for kind, index, item in split_criteria(criteria or ""):
+            criterion = DATA[f"trial/{self.nct_id}/eligibility/{kind}/{index}"]
+            self.add(node, KG[f"{kind}Criterion"], criterion)
+            self.add(criterion, KG.position, Literal(str(index), datatype=XSD.integer))
+            self.text(criterion, RDF.value, item)
+        self.enum(node, KG.sex, "sex", module.text("sex"), f"{module.path}.sex")
+        for key, predicate in (("minimumAge", "minimumAge"), ("maximumAge", "maximumAge")):
+            age = module.text(key)
+            if age is None:
+                continue
+            self.text(node, KG[predicate], age)
+            years = age_in_years(age)
+            if years is not None:
+                self.add(node, KG[predicate + "Years"], Literal(f"{years:.4f}", datatype=XSD.decimal))
+        volunteers = module.flag("healthyVolunteers")
+        if volunteers is not None:
+            self.add(node, KG.healthyVolunteers, _TRUE if volunteers else _FALSE)
+        for group in module.texts("stdAges"):
+            self.enum(node, KG.ageGroup, "ageGroup", group, f"{module.path}.stdAges")
+
+    def locations(self, module: _Node) -> None:
+        countries: set[str] = set()
+        for index, item in enumerate(module.objs("locations"), start=1):
+            facility, city = item.text("facility"), item.text("city")
+            state, country = item.text("state"), item.text("country")
+            key = "|".join(part or "" for part in (facility, city, state, country))
+            site = DATA[f"site/{slug(key)}"]
+            self.label_node(site, KG.Site, facility or ", ".join(p for p in (city, state, country) if p) or "?")
+            for predicate, value in ((SCHEMA.addressLocality, city), (SCHEMA.addressRegion, state)):
+                if value:
+                    self.shared(site, predicate, Literal(_clean(value, self.out.warnings)))
+            geo = item.obj("geoPoint")
+            lat, lon = geo.number("lat"), geo.number("lon")
+            if lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon):
+                self.shared(site, SCHEMA.latitude, Literal(repr(lat), datatype=XSD.double))
+                self.shared(site, SCHEMA.longitude, Literal(repr(lon), datatype=XSD.double))
+            if country:
+                country_node = DATA[f"country/{slug(country)}"]
+                self.label_node(country_node, SCHEMA.Country, country)
+                self.shared(site, KG.country, country_node)
+                if country not in countries:
+                    countries.add(country)
+                    self.add(self.trial, KG.country, country_node)
+            location = DATA[f"trial/{self.nct_id}/location/{index}"]
+            self.add(self.trial, KG.location, location)
+            self.add(location, RDF.type, KG.TrialSite)
+            self.add(location, KG.site, site)
+            self.enum(location, KG.recruitmentStatus, "status", item.text("status"), f"{item.path}.status")
+
+    def mesh(self, derived: _Node) -> None:
+        version = derived.obj("miscInfoModule").text("versionHolder")
+        self.text(self.trial, KG.dataVersion, version)
+        for module_name, kind in (("conditionBrowseModule", "condition"),
+                                  ("interventionBrowseModule", "intervention")):
+            module = derived.obj(module_name)
+            for api_field, predicate in (("meshes", f"{kind}Mesh"),
+                                         ("ancestors", f"registry{kind.capitalize()}Ancestor")):
+                for item in module.objs(api_field):
+                    raw_id, term = item.text("id"), item.text("term")
+                    if raw_id is None:
+                        raise RecordError(f"{item.path}.id: a MeSH term without an id")
+                    try:
+                        concept = MESH[normalize_mesh_id(raw_id)]
+                    except ValueError as error:
+                        raise RecordError(f"{item.path}.id: {error}") from None
+                    self.add(self.trial, KG[predicate], concept)
+                    if term:
+                        self.shared(concept, RDF.type, SKOS.Concept)
+                        self.shared(concept, KG.registryTerm, Literal(_clean(term, self.out.warnings)))
+
+
+def _clean(text: str, warnings: list[str]) -> str:
+    """Text as RDF can hold it: lone UTF-16 surrogates (invalid Unicode some JSON carries) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        warnings.append(f"invalid Unicode replaced in {text[:40]!r}")
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def split_criteria(text: str) -> Iterator[tuple[str, int, str]]:
+    """Split eligibility text into ``(inclusion|exclusion, position, item)``, following its headings.
+
+    Bulleted lines start a new item; indented or wrapped lines continue the previous one, so nested
+    sub-bullets stay with their parent criterion.
+    """
+    kind: str | None = None
+    counters = {"inclusion": 0, "exclusion": 0}
+    current: list[str] = []
+
+    def flush() -> Iterator[tuple[str, int, str]]:
+        if kind and current:
+            counters[kind] += 1
+            yield kind, counters[kind], " ".join(current)
+        current.clear()
+
+    for line in text.splitlines():
+        heading = _CRITERIA_HEADING.match(line)
+        if heading:
+            yield from flush()
+            kind = heading.group(1).lower()
+            continue
+        stripped = line.strip()
+        if not stripped or kind is None:
+            continue
+        is_top_bullet = _BULLET.match(line) is not None and (len(line) - len(line.lstrip())) < 2
+        if is_top_bullet:
+            yield from flush()
+            current.append(_BULLET.sub("", line, count=1).strip())
+        else:
+            current.append(_BULLET.sub("", stripped, count=1) if current else stripped)
+    yield from flush()
+
+
+def age_in_years(text: str) -> float | None:
+    """``"18 Years"`` → 18.0, ``"6 Months"`` → 0.5; None for anything else."""
+    match = _AGE.match(text)
+    if match is None:
+        return None
+    return float(match.group(1)) * _AGE_UNIT_YEARS[match.group(2).lower()]
+
+
+def map_study(study: object) -> MappedTrial:
+    """All quads of one API v2 study record; raises RecordError for a record we cannot map faithfully."""
+    nct_id = nct_id_of(study)
+    if nct_id is None:
+        raise RecordError("record has no valid protocolSection.identificationModule.nctId")
+    return _TrialMapper(nct_id).map(_Node(study, nct_id))
+
+
+def enumeration_quads() -> Iterator[Quad]:
+    """The enumeration individuals (``kg:phase/PHASE1`` …) with notation and label, for the store."""
+    for enumeration, codes in ENUMERATIONS.items():
+        for code, label in codes.items():
+            iri = enum_iri(enumeration, code)
+            yield Quad(iri, RDF.type, KG[f"{enumeration[0].upper()}{enumeration[1:]}"], ENUM_GRAPH)
+            yield Quad(iri, SKOS.notation, Literal(code), ENUM_GRAPH)
+            yield Quad(iri, RDFS.label, Literal(label), ENUM_GRAPH)
+

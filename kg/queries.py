@@ -1,0 +1,149 @@
+"""Named SPARQL queries (``queries/NAME.rq``) run by name, with parameters bound as RDF terms.
+
+A query declares its parameters in its header (``# param: NAME TYPE description``). Values are turned
+into RDF terms by pyoxigraph (which escapes them) and bound through a ``VALUES`` block at the top level
+of the query's outer ``WHERE`` group, never formatted into the query text, so a value cannot change
+the query. Types: ``text``; ``int``; ``nct`` (an NCT id); ``mesh`` (a MeSH UI, normalised, bound as
+its IRI); ``mesh_or_text`` (binds ``?NAME`` to the text and ``?NAME_mesh`` to the MeSH IRI when the
+value is a MeSH UI).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+from pyoxigraph import Literal, NamedNode
+
+from kg.identifiers import is_nct_id, normalize_mesh_id
+from kg.store import QueryResult, Store
+from kg.vocab import MESH, XSD
+
+__all__ = ["NamedQuery", "Parameter", "QueryError", "bind", "list_queries", "load_query", "queries_dir", "run"]
+
+_HEADER = re.compile(r"^#\s*(title|description|param):\s*(.*)$")
+_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_TYPES: Final = ("text", "int", "nct", "mesh", "mesh_or_text")
+
+Term = NamedNode | Literal | None
+
+
+class QueryError(ValueError):
+    """A named query that does not exist, or parameters that do not fit it."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: str
+    description: str
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    title: str
+    description: str
+    parameters: tuple[Parameter, ...]
+    text: str
+    path: Path
+
+
+def queries_dir() -> Path:
+    """``$KG_QUERIES``, else the ``queries/`` folder beside the package."""
+    return Path(os.environ.get("KG_QUERIES") or Path(__file__).resolve().parents[1] / "queries")
+
+
+def list_queries() -> list[NamedQuery]:
+    return [load_query(path.stem) for path in sorted(queries_dir().glob("*.rq"))]
+
+
+@cache
+def _parse(path: Path, mtime: float) -> NamedQuery:
+    text = path.read_text(encoding="utf-8")
+    fields: dict[str, str] = {"title": path.stem, "description": ""}
+    parameters: list[Parameter] = []
+    for line in text.splitlines():
+        match = _HEADER.match(line)
+        if match is None:
+            continue
+        key, value = match.groups()
+        if key == "param":
+            name, kind, *words = value.split()
+            if kind not in _TYPES:
+                raise QueryError(f"{path}: parameter {name} has unknown type {kind!r}")
+            parameters.append(Parameter(name, kind, " ".join(words)))
+        else:
+            fields[key] = value.strip()
+    if parameters and not _WHERE.search(text):
+        raise QueryError(f"{path}: a query with parameters needs a WHERE {{ … }} group to bind them in")
+    return NamedQuery(path.stem, fields["title"], fields["description"], tuple(parameters), text, path)
+
+
+def load_query(name: str) -> NamedQuery:
+    if not _NAME.match(name):
+        raise QueryError(f"{name!r} is not a query name (lower case letters, digits and _)")
+    path = queries_dir() / f"{name}.rq"
+    if not path.is_file():
+        known = ", ".join(path.stem for path in sorted(queries_dir().glob("*.rq")))
+        raise QueryError(f"no query named {name!r}; known: {known}")
+    return _parse(path, path.stat().st_mtime)
+
+
+def _terms(parameter: Parameter, value: str) -> dict[str, Term]:
+    """The variables one parameter binds, as RDF terms."""
+    name, kind = parameter.name, parameter.kind
+    if kind == "text":
+        return {name: Literal(value)}
+    if kind == "int":
+        try:
+            return {name: Literal(str(int(value)), datatype=XSD.integer)}
+        except ValueError:
+            raise QueryError(f"parameter {name} must be an integer, not {value!r}") from None
+    if kind == "nct":
+        if not is_nct_id(value.strip().upper()):
+            raise QueryError(f"parameter {name} must be an NCT id like NCT07232407, not {value!r}")
+        return {name: Literal(value.strip().upper())}
+    try:
+        mesh: NamedNode | None = MESH[normalize_mesh_id(value)]
+    except ValueError:
+        if kind == "mesh":
+            raise QueryError(f"parameter {name} must be a MeSH id like D009369 or C447941, not {value!r}") from None
+        mesh = None
+    if kind == "mesh":
+        return {name: mesh}
+    return {name: Literal(value), f"{name}_mesh": mesh}
+
+
+def bind(query: NamedQuery, values: Mapping[str, str]) -> str:
+    """The query text with a ``VALUES`` block for the given parameter values."""
+    declared = {parameter.name for parameter in query.parameters}
+    unknown = set(values) - declared
+    if unknown:
+        raise QueryError(f"{query.name} has no parameter {', '.join(sorted(unknown))}; it takes: "
+                         f"{', '.join(sorted(declared)) or 'none'}")
+    missing = declared - set(values)
+    if missing:
+        raise QueryError(f"{query.name} needs --param {' '.join(f'{name}=…' for name in sorted(missing))}")
+    if not query.parameters:
+        return query.text
+    terms: dict[str, Term] = {}
+    for parameter in query.parameters:
+        terms.update(_terms(parameter, values[parameter.name]))
+    variables = " ".join(f"?{name}" for name in terms)
+    row = " ".join("UNDEF" if term is None else str(term) for term in terms.values())
+    block = f"\n  VALUES ({variables}) {{ ({row}) }}\n"
+    match = _WHERE.search(query.text)
+    assert match is not None  # checked when the file was parsed
+    return query.text[: match.end()] + block + query.text[match.end():]
+
+
+def run(store: Store, name: str, values: Mapping[str, str] | None = None) -> QueryResult:
+    """Run a named query with its parameters against any store."""
+    return store.select(bind(load_query(name), values or {}))

@@ -1,0 +1,162 @@
+"""Stores picked by a string: ``oxigraph:PATH`` (default), ``oxigraph:`` (in memory), ``memory:`` (rdflib),
+``sparql:URL`` (a remote SPARQL 1.1 endpoint). Builds write a fresh store and swap it in only when complete."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from kg.store.base import QueryResult, Store, StoreError, Value, query_form
+
+__all__ = [
+    "QueryResult",
+    "Store",
+    "StoreError",
+    "Value",
+    "default_spec",
+    "fresh_store",
+    "kg_home",
+    "open_store",
+    "query_form",
+]
+
+logger = logging.getLogger(__name__)
+
+_PREVIOUS: Final = ".previous"
+_BUILDING: Final = ".building-"
+
+
+def kg_home() -> Path:
+    """The data directory: ``$KG_HOME``, else ``~/.local/share/kg``."""
+    return Path(os.environ.get("KG_HOME") or Path.home() / ".local" / "share" / "kg")
+
+
+def default_spec() -> str:
+    """``$KG_STORE`` if set, else the on-disk Oxigraph store under :func:`kg_home`."""
+    return os.environ.get("KG_STORE") or f"oxigraph:{kg_home() / 'store'}"
+
+
+def _split(spec: str) -> tuple[str, str]:
+    kind, sep, rest = spec.partition(":")
+    if not sep or kind not in ("oxigraph", "memory", "sparql"):
+        raise StoreError(f"unknown store {spec!r}: use oxigraph:PATH, oxigraph:, memory: or sparql:URL")
+    if kind == "sparql" and not rest.startswith(("http://", "https://")):
+        raise StoreError(f"{spec!r}: sparql: needs an http(s) URL, e.g. sparql:http://127.0.0.1:7878/query")
+    return kind, rest
+
+
+def open_store(spec: str | None = None, *, read_only: bool = False) -> Store:
+    """Open an existing store for querying (or an empty in-memory one)."""
+    kind, rest = _split(spec or default_spec())
+    if kind == "memory":
+        from kg.store.memory import MemoryStore
+
+        return MemoryStore()
+    if kind == "sparql":
+        from kg.store.remote import RemoteStore
+
+        return RemoteStore(rest, os.environ.get("KG_SPARQL_UPDATE_URL"))
+    from kg.store.oxigraph import OxigraphStore
+
+    if not rest:
+        return OxigraphStore()
+    path = Path(rest).expanduser()
+    _recover(path)
+    if not path.exists():
+        raise StoreError(f"no store at {path}: build one first (kg build PATH... or kg demo)")
+    return OxigraphStore(path, read_only=read_only)
+
+
+def _recover(path: Path) -> None:
+    """Finish a swap that was interrupted between its two renames."""
+    previous = path.with_name(path.name + _PREVIOUS)
+    if previous.exists() and not path.exists():
+        logger.warning("restoring %s from an interrupted swap", path)
+        previous.rename(path)
+
+
+@contextlib.contextmanager
+def fresh_store(spec: str | None = None) -> Iterator[Store]:
+    """A new, empty store to build into; it replaces the store named by ``spec`` only on success.
+
+    On any exception (Ctrl-C included) the half-built store is deleted and the previous one is untouched.
+    A remote endpoint is staged in a local temporary store, then published trial graph by trial graph.
+    """
+    kind, rest = _split(spec or default_spec())
+    if kind == "memory" or (kind == "oxigraph" and not rest):
+        with open_store(spec) as store:
+            yield store
+        return
+    if kind == "sparql":
+        yield from _fresh_remote(rest)
+        return
+    yield from _fresh_oxigraph(Path(rest).expanduser())
+
+
+def _fresh_oxigraph(path: Path) -> Iterator[Store]:
+    from kg.store.oxigraph import OxigraphStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _recover(path)
+    for stale in path.parent.glob(path.name + _BUILDING + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=path.name + _BUILDING, dir=path.parent))
+    store = OxigraphStore(staging)
+    try:
+        yield store
+        store.optimize()
+        store.close()
+    except BaseException:
+        store.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    previous = path.with_name(path.name + _PREVIOUS)
+    shutil.rmtree(previous, ignore_errors=True)
+    if path.exists():
+        path.rename(previous)
+    staging.rename(path)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _fresh_remote(url: str) -> Iterator[Store]:
+    from kg.store.oxigraph import OxigraphStore
+    from kg.store.remote import RemoteStore
+
+    with tempfile.TemporaryDirectory(prefix="kg-staging-") as staging:
+        local = OxigraphStore(Path(staging) / "store")
+        try:
+            yield local
+            with RemoteStore(url, os.environ.get("KG_SPARQL_UPDATE_URL")) as remote:
+                _publish(local, remote)
+        finally:
+            local.close()
+
+
+def _publish(local: Store, remote: Store) -> None:
+    """Copy every graph of ``local`` to ``remote`` (one update per batch of whole graphs), then drop
+    the remote graphs the new build no longer has."""
+    from kg.store.oxigraph import OxigraphStore
+    from kg.store.remote import RemoteStore
+
+    assert isinstance(local, OxigraphStore) and isinstance(remote, RemoteStore)
+    graphs = list(local.inner.named_graphs())
+    batch: dict = {}
+    size = 0
+    for graph in graphs:
+        quads = list(local.inner.quads_for_pattern(None, None, None, graph))
+        batch[graph] = quads
+        size += len(quads)
+        if size >= 20_000:
+            remote.replace_graphs(batch)
+            batch, size = {}, 0
+    if batch:
+        remote.replace_graphs(batch)
+    keep = {graph.value for graph in graphs}
+    for stale in remote.named_graphs() - keep:
+        remote.update(f"DROP SILENT GRAPH <{stale}>")

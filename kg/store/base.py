@@ -1,0 +1,112 @@
+"""The one small interface every backend implements, and the backend-neutral query result."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+from pyoxigraph import NamedNode, Quad
+
+__all__ = ["QueryResult", "Store", "StoreError", "Value", "python_value", "query_form"]
+
+Value = str | int | float | bool | None
+
+_NUMERIC_TYPES: Final = {
+    "http://www.w3.org/2001/XMLSchema#" + name: kind
+    for names, kind in (
+        (("integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
+          "nonPositiveInteger", "negativeInteger", "unsignedInt", "unsignedLong", "unsignedShort",
+          "unsignedByte"), int),
+        (("decimal", "double", "float"), float),
+    )
+    for name in names
+}
+_BOOLEAN: Final = "http://www.w3.org/2001/XMLSchema#boolean"
+_FORM = re.compile(r"^\s*(?:(?:#[^\n]*|PREFIX\s+\S*\s*<[^>]*>|BASE\s*<[^>]*>)\s*)*(\w+)", re.IGNORECASE)
+
+
+class StoreError(RuntimeError):
+    """A store could not be opened, read or written; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """SELECT rows as plain Python values keyed by variable name (ASK: one row with ``ask``)."""
+
+    variables: list[str]
+    rows: list[dict[str, Value]]
+
+    def column(self, name: str) -> list[Value]:
+        return [row.get(name) for row in self.rows]
+
+
+def python_value(kind: str, lexical: str, datatype: str | None) -> Value:
+    """One RDF term as a Python value, the same for every backend: IRIs and plain text as ``str``,
+    numbers as ``int``/``float``, booleans as ``bool``, everything else (dates…) by its lexical form."""
+    if kind == "bnode":
+        return f"_:{lexical}"
+    if kind == "literal" and datatype:
+        if datatype == _BOOLEAN:
+            return lexical in ("true", "1")
+        converter = _NUMERIC_TYPES.get(datatype)
+        if converter is not None:
+            try:
+                return converter(lexical)
+            except ValueError:
+                return lexical
+    return lexical
+
+
+def query_form(sparql: str) -> str:
+    """``SELECT``, ``ASK``, ``CONSTRUCT``, ``DESCRIBE`` (or an update keyword), skipping the prologue."""
+    match = _FORM.match(sparql)
+    return match.group(1).upper() if match else ""
+
+
+class Store(ABC):
+    """A quad store: load trials graph by graph, query with SPARQL, dump, count.
+
+    Every backend answers queries with the union of all named graphs as the default graph.
+    """
+
+    spec: str
+
+    @abstractmethod
+    def add(self, quads: Iterable[Quad]) -> None:
+        """Add quads (a build's bulk path)."""
+
+    @abstractmethod
+    def replace_graphs(self, graphs: dict[NamedNode, list[Quad]]) -> None:
+        """Replace each named graph's content with the given quads, as one unit per call."""
+
+    @abstractmethod
+    def remove_graph(self, graph: NamedNode) -> None:
+        """Remove a named graph and all its quads (absent graphs are fine)."""
+
+    @abstractmethod
+    def select(self, sparql: str) -> QueryResult:
+        """Run a SELECT or ASK query."""
+
+    @abstractmethod
+    def construct(self, sparql: str) -> bytes:
+        """Run a CONSTRUCT or DESCRIBE query; N-Triples."""
+
+    @abstractmethod
+    def dump(self, output: BinaryIO, media_type: str) -> None:
+        """Write the whole dataset (N-Quads, TriG) or the union graph (Turtle, N-Triples, JSON-LD)."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Number of quads."""
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
+        """Release files and connections."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,90 @@
+"""rdflib's in-memory Dataset: the pure-Python baseline, and a store for quick experiments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import BinaryIO, Final
+
+import pyoxigraph as ox
+import rdflib
+from rdflib.term import BNode, Identifier
+from rdflib.term import Literal as RdfLiteral
+
+from kg.store.base import QueryResult, Store, StoreError, Value, python_value
+
+__all__ = ["MemoryStore"]
+
+_FORMATS: Final = {
+    "application/n-quads": "nquads",
+    "application/trig": "trig",
+    "text/turtle": "turtle",
+    "application/n-triples": "nt",
+    "application/ld+json": "json-ld",
+}
+_DATASET_FORMATS: Final = {"nquads", "trig"}
+
+
+def _value(term: Identifier | None) -> Value:
+    if term is None:
+        return None
+    if isinstance(term, RdfLiteral):
+        datatype = str(term.datatype) if term.datatype else None
+        return python_value("literal", str(term), datatype)
+    return python_value("bnode" if isinstance(term, BNode) else "iri", str(term), None)
+
+
+class MemoryStore(Store):
+    """rdflib ``Dataset(default_union=True)``; quads arrive as N-Quads, rdflib's own loading path."""
+
+    spec = "memory:"
+
+    def __init__(self) -> None:
+        self.inner = rdflib.Dataset(default_union=True)
+
+    def add(self, quads: Iterable[ox.Quad]) -> None:
+        data = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
+        if data:
+            self.inner.parse(data=data.decode("utf-8"), format="nquads")
+
+    def replace_graphs(self, graphs: dict[ox.NamedNode, list[ox.Quad]]) -> None:
+        for graph, quads in graphs.items():
+            self.remove_graph(graph)
+            self.add(quads)
+
+    def remove_graph(self, graph: ox.NamedNode) -> None:
+        self.inner.remove_graph(rdflib.URIRef(graph.value))
+
+    def select(self, sparql: str) -> QueryResult:
+        try:
+            result = self.inner.query(sparql)
+        except Exception as error:  # rdflib raises pyparsing and many other types for bad queries
+            raise StoreError(f"SPARQL error: {error}") from None
+        if result.type == "ASK":
+            return QueryResult(["ask"], [{"ask": bool(result.askAnswer)}])
+        if result.type != "SELECT":
+            raise StoreError("this query returns triples: use construct (or `kg sparql`, which picks it)")
+        names = [str(variable) for variable in result.vars or []]
+        rows = [{name: _value(row[index]) for index, name in enumerate(names)} for row in result]  # type: ignore[index]
+        return QueryResult(names, rows)
+
+    def construct(self, sparql: str) -> bytes:
+        try:
+            result = self.inner.query(sparql)
+        except Exception as error:
+            raise StoreError(f"SPARQL error: {error}") from None
+        if result.type not in ("CONSTRUCT", "DESCRIBE") or result.graph is None:
+            raise StoreError("only CONSTRUCT and DESCRIBE queries return triples")
+        return result.graph.serialize(format="nt", encoding="utf-8")
+
+    def dump(self, output: BinaryIO, media_type: str) -> None:
+        fmt = _FORMATS[media_type]
+        if fmt in _DATASET_FORMATS:
+            output.write(self.inner.serialize(format=fmt, encoding="utf-8"))
+        else:
+            union = rdflib.Graph()
+            for triple in self.inner.triples((None, None, None)):
+                union.add(triple)
+            output.write(union.serialize(format=fmt, encoding="utf-8"))
+
+    def __len__(self) -> int:
+        return sum(len(graph) for graph in self.inner.graphs())

@@ -1,0 +1,113 @@
+"""Embedded Oxigraph: the default backend, on disk (or in memory for tests and notebooks)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import pyoxigraph as ox
+
+from kg.store.base import QueryResult, Store, StoreError, Value, python_value
+
+__all__ = ["OxigraphStore", "term_value"]
+
+logger = logging.getLogger(__name__)
+
+_FORMATS: Final = {
+    "application/n-quads": ox.RdfFormat.N_QUADS,
+    "application/trig": ox.RdfFormat.TRIG,
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+}
+_DATASET_FORMATS: Final = {ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG}
+
+
+def term_value(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None) -> Value:
+    """A pyoxigraph term as a plain Python value (see :func:`kg.store.base.python_value`)."""
+    if term is None:
+        return None
+    if isinstance(term, ox.Literal):
+        return python_value("literal", term.value, term.datatype.value)
+    if isinstance(term, ox.BlankNode):
+        return python_value("bnode", term.value, None)
+    return str(term.value) if isinstance(term, ox.NamedNode) else str(term)
+
+
+class OxigraphStore(Store):
+    """pyoxigraph ``Store``; ``path=None`` keeps it in memory."""
+
+    def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self.spec = f"oxigraph:{path}" if path else "oxigraph:"
+        try:
+            if path is None:
+                self.inner = ox.Store()
+            elif read_only:
+                self.inner = ox.Store.read_only(str(path))
+            else:
+                self.inner = ox.Store(str(path))
+        except OSError as error:
+            hint = " (another kg process, e.g. `kg serve`, may hold it open)" if "lock" in str(error).lower() else ""
+            raise StoreError(f"cannot open the Oxigraph store at {path}: {error}{hint}") from None
+
+    def add(self, quads: Iterable[ox.Quad]) -> None:
+        if self.path is None:
+            self.inner.extend(quads)
+        else:
+            self.inner.bulk_extend(quads)
+
+    def replace_graphs(self, graphs: dict[ox.NamedNode, list[ox.Quad]]) -> None:
+        for graph, quads in graphs.items():
+            self.remove_graph(graph)
+            self.inner.extend(quads)
+
+    def remove_graph(self, graph: ox.NamedNode) -> None:
+        if self.inner.contains_named_graph(graph):
+            self.inner.remove_graph(graph)
+
+    def select(self, sparql: str) -> QueryResult:
+        result = self._query(sparql)
+        if isinstance(result, ox.QueryBoolean):
+            return QueryResult(["ask"], [{"ask": bool(result)}])
+        if not isinstance(result, ox.QuerySolutions):
+            raise StoreError("this query returns triples: use construct (or `kg sparql`, which picks it)")
+        names = [variable.value for variable in result.variables]
+        rows = [{name: term_value(solution[name]) for name in names} for solution in result]
+        return QueryResult(names, rows)
+
+    def construct(self, sparql: str) -> bytes:
+        result = self._query(sparql)
+        if not isinstance(result, ox.QueryTriples):
+            raise StoreError("only CONSTRUCT and DESCRIBE queries return triples")
+        return result.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
+
+    def _query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        try:
+            return self.inner.query(sparql, use_default_graph_as_union=True)
+        except SyntaxError as error:
+            raise StoreError(f"SPARQL syntax error: {error}") from None
+
+    def dump(self, output: BinaryIO, media_type: str) -> None:
+        fmt = _FORMATS[media_type]
+        if fmt in _DATASET_FORMATS:
+            self.inner.dump(output, fmt)
+        else:
+            self._query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }").serialize(output, fmt)  # type: ignore[union-attr]
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def optimize(self) -> None:
+        """Compact the on-disk files after a bulk build (faster queries, smaller store)."""
+        if self.path is not None:
+            self.inner.flush()
+            self.inner.optimize()
+
+    def close(self) -> None:
+        if self.path is not None and not self.read_only and hasattr(self, "inner"):
+            self.inner.flush()
+        self.__dict__.pop("inner", None)

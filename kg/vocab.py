@@ -1,0 +1,177 @@
+"""Namespaces, terms and enumeration tables shared by the mapping, the queries and the ontology."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pyoxigraph import NamedNode
+
+__all__ = [
+    "CTGOV_STUDY",
+    "DATA",
+    "DCTERMS",
+    "ENUMERATIONS",
+    "KG",
+    "MESH",
+    "PREFIXES",
+    "PROV",
+    "RDF",
+    "RDFS",
+    "SCHEMA",
+    "SKOS",
+    "XSD",
+    "Namespace",
+    "enum_iri",
+]
+
+
+class Namespace(str):
+    """An IRI prefix; ``NS["local"]`` or ``NS.local`` gives a pyoxigraph ``NamedNode``."""
+
+    def __getitem__(self, local: str) -> NamedNode:  # type: ignore[override]
+        return NamedNode(str(self) + local)
+
+    def __getattr__(self, local: str) -> NamedNode:
+        if local.startswith("__"):
+            raise AttributeError(local)
+        return NamedNode(str(self) + local)
+
+
+#: Our own classes and properties (documented in ``ontologies/trialkg.ttl``).
+KG: Final = Namespace("https://w3id.org/trialkg/vocab/")
+#: Our own resources: shared nodes (conditions, interventions, organisations, sites, countries),
+#: the parts of a trial (arms, outcomes, …) and named graphs.
+DATA: Final = Namespace("https://w3id.org/trialkg/id/")
+#: A trial's IRI is its public ClinicalTrials.gov page: stable, derived from the NCT id, dereferenceable.
+CTGOV_STUDY: Final = Namespace("https://clinicaltrials.gov/study/")
+#: Official MeSH IRIs (descriptors ``D…``, supplementary concepts ``C…``).
+MESH: Final = Namespace("http://id.nlm.nih.gov/mesh/")
+
+SCHEMA: Final = Namespace("https://schema.org/")
+SKOS: Final = Namespace("http://www.w3.org/2004/02/skos/core#")
+DCTERMS: Final = Namespace("http://purl.org/dc/terms/")
+PROV: Final = Namespace("http://www.w3.org/ns/prov#")
+RDF: Final = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
+RDFS: Final = Namespace("http://www.w3.org/2000/01/rdf-schema#")
+XSD: Final = Namespace("http://www.w3.org/2001/XMLSchema#")
+
+#: Prefixes for Turtle output and for the prologue of named queries.
+PREFIXES: Final[dict[str, str]] = {
+    "kg": str(KG),
+    "kgr": str(DATA),
+    "ctgov": str(CTGOV_STUDY),
+    "mesh": str(MESH),
+    "schema": str(SCHEMA),
+    "skos": str(SKOS),
+    "dcterms": str(DCTERMS),
+    "prov": str(PROV),
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "xsd": str(XSD),
+}
+
+#: Enumerations of the API v2 (code → human label). Each becomes an individual
+#: ``kg:{enumeration}/{CODE}`` with ``skos:notation`` and ``rdfs:label``; a code not listed here
+#: (the registry adds some now and then) still gets an IRI, labelled with its code.
+ENUMERATIONS: Final[dict[str, dict[str, str]]] = {
+    "status": {
+        "NOT_YET_RECRUITING": "Not yet recruiting",
+        "RECRUITING": "Recruiting",
+        "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+        "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+        "SUSPENDED": "Suspended",
+        "TERMINATED": "Terminated",
+        "COMPLETED": "Completed",
+        "WITHDRAWN": "Withdrawn",
+        "UNKNOWN": "Unknown status",
+        "AVAILABLE": "Available",
+        "NO_LONGER_AVAILABLE": "No longer available",
+        "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
+        "APPROVED_FOR_MARKETING": "Approved for marketing",
+        "WITHHELD": "Withheld",
+    },
+    "phase": {
+        "NA": "Not applicable",
+        "EARLY_PHASE1": "Early phase 1",
+        "PHASE1": "Phase 1",
+        "PHASE2": "Phase 2",
+        "PHASE3": "Phase 3",
+        "PHASE4": "Phase 4",
+    },
+    "studyType": {
+        "INTERVENTIONAL": "Interventional",
+        "OBSERVATIONAL": "Observational",
+        "EXPANDED_ACCESS": "Expanded access",
+    },
+    "allocation": {"RANDOMIZED": "Randomized", "NON_RANDOMIZED": "Non-randomized", "NA": "Not applicable"},
+    "interventionModel": {
+        "SINGLE_GROUP": "Single group",
+        "PARALLEL": "Parallel",
+        "CROSSOVER": "Crossover",
+        "FACTORIAL": "Factorial",
+        "SEQUENTIAL": "Sequential",
+    },
+    "masking": {
+        "NONE": "None (open label)",
+        "SINGLE": "Single",
+        "DOUBLE": "Double",
+        "TRIPLE": "Triple",
+        "QUADRUPLE": "Quadruple",
+    },
+    "primaryPurpose": {
+        "TREATMENT": "Treatment",
+        "PREVENTION": "Prevention",
+        "DIAGNOSTIC": "Diagnostic",
+        "ECT": "Educational/counseling/training",
+        "SUPPORTIVE_CARE": "Supportive care",
+        "SCREENING": "Screening",
+        "HEALTH_SERVICES_RESEARCH": "Health services research",
+        "BASIC_SCIENCE": "Basic science",
+        "DEVICE_FEASIBILITY": "Device feasibility",
+        "OTHER": "Other",
+    },
+    "sponsorClass": {
+        "NIH": "NIH",
+        "FED": "U.S. federal",
+        "OTHER_GOV": "Other government",
+        "INDIV": "Individual",
+        "INDUSTRY": "Industry",
+        "NETWORK": "Network",
+        "AMBIG": "Ambiguous",
+        "OTHER": "Other",
+        "UNKNOWN": "Unknown",
+    },
+    "responsiblePartyType": {
+        "SPONSOR": "Sponsor",
+        "PRINCIPAL_INVESTIGATOR": "Principal investigator",
+        "SPONSOR_INVESTIGATOR": "Sponsor-investigator",
+    },
+    "armType": {
+        "EXPERIMENTAL": "Experimental",
+        "ACTIVE_COMPARATOR": "Active comparator",
+        "PLACEBO_COMPARATOR": "Placebo comparator",
+        "SHAM_COMPARATOR": "Sham comparator",
+        "NO_INTERVENTION": "No intervention",
+        "OTHER": "Other",
+    },
+    "interventionType": {
+        "BEHAVIORAL": "Behavioral",
+        "BIOLOGICAL": "Biological",
+        "COMBINATION_PRODUCT": "Combination product",
+        "DEVICE": "Device",
+        "DIAGNOSTIC_TEST": "Diagnostic test",
+        "DIETARY_SUPPLEMENT": "Dietary supplement",
+        "DRUG": "Drug",
+        "GENETIC": "Genetic",
+        "PROCEDURE": "Procedure",
+        "RADIATION": "Radiation",
+        "OTHER": "Other",
+    },
+    "sex": {"ALL": "All", "FEMALE": "Female", "MALE": "Male"},
+    "ageGroup": {"CHILD": "Child (birth-17)", "ADULT": "Adult (18-64)", "OLDER_ADULT": "Older adult (65+)"},
+}
+
+
+def enum_iri(enumeration: str, code: str) -> NamedNode:
+    """IRI of an enumeration value, e.g. ``enum_iri("phase", "PHASE1")``."""
+    return KG[f"{enumeration}/{code}"]
