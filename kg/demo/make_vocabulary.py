@@ -243,9 +243,10 @@ class MeshIndex:
     @classmethod
     def from_dir(cls, mesh_dir: Path) -> MeshIndex:
         """Read the descriptor and supplementary-concept files of one MeSH year from ``mesh_dir``."""
-        with (mesh_dir / DESCRIPTOR_FILE).open(encoding="utf-8") as d, (mesh_dir / SUPPLEMENT_FILE).open(
-            encoding="utf-8"
-        ) as c:
+        with (
+            (mesh_dir / DESCRIPTOR_FILE).open(encoding="utf-8") as d,
+            (mesh_dir / SUPPLEMENT_FILE).open(encoding="utf-8") as c,
+        ):
             return cls(parse_mesh_records(d), parse_mesh_records(c))
 
     def term(self, ui: str) -> str:
@@ -337,7 +338,7 @@ def build_vocabulary(
             "concepts as C + 9 digits); ancestors are every descriptor on a tree-number prefix (for "
             "supplementary concepts: their pharmacological actions and those descriptors' ancestors)."
         ),
-        "source": f"MeSH 2024 ({DESCRIPTOR_FILE}, {SUPPLEMENT_FILE}), produced by the U.S. National Library of Medicine",
+        "source": f"MeSH 2024 ({DESCRIPTOR_FILE}, {SUPPLEMENT_FILE}), U.S. National Library of Medicine",
         "generatedBy": "python -m kg.demo.make_vocabulary",
         "conditions": [_entry(index, spec, with_type=False) for spec in conditions],
         "interventions": [_entry(index, spec, with_type=True) for spec in interventions],

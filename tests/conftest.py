@@ -1,0 +1,74 @@
+"""Shared fixtures and well-known ids: the real data folder, a store built from it, the seed trial."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kg.build import BuildReport, build
+from kg.store import Store, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+CTGOV_DATA = SHARED_DATA / "ctgov"
+MESH_DATA = SHARED_DATA / "mesh"
+SEED_NCT = "NCT07232407"
+LUTETIUM = "D008187"
+NEOPLASMS = "D009369"
+
+needs_real_data = pytest.mark.skipif(
+    not CTGOV_DATA.is_dir(), reason=f"real ClinicalTrials.gov records not found at {CTGOV_DATA} (../shared/data)"
+)
+
+
+def raw_studies() -> list[dict[str, Any]]:
+    """Every real record, read with the standard library only (independent of kg.sources)."""
+    studies: list[dict[str, Any]] = []
+    for path in sorted(CTGOV_DATA.iterdir()):
+        if path.suffix == ".json":
+            studies.extend(json.loads(path.read_text(encoding="utf-8")))
+        elif path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                studies.extend(json.loads(archive.read(name)) for name in sorted(archive.namelist()))
+    return studies
+
+
+def latest_by_nct(studies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """De-duplicate as the build must: the latest lastUpdatePostDate wins, the first one on a tie."""
+    kept: dict[str, dict[str, Any]] = {}
+    for study in studies:
+        nct = study["protocolSection"]["identificationModule"]["nctId"]
+        date = study["protocolSection"]["statusModule"].get("lastUpdatePostDateStruct", {}).get("date", "")
+        old = kept.get(nct)
+        if old is None or date > old["protocolSection"]["statusModule"].get("lastUpdatePostDateStruct", {}).get(
+            "date", ""
+        ):
+            kept[nct] = study
+    return kept
+
+
+@pytest.fixture(scope="session")
+def real_studies() -> dict[str, dict[str, Any]]:
+    if not CTGOV_DATA.is_dir():
+        pytest.skip(f"real ClinicalTrials.gov records not found at {CTGOV_DATA} (../shared/data)")
+    return latest_by_nct(raw_studies())
+
+
+@pytest.fixture(scope="session")
+def real_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, BuildReport]:
+    """All real records built once per session into an on-disk Oxigraph store."""
+    if not CTGOV_DATA.is_dir():
+        pytest.skip(f"real ClinicalTrials.gov records not found at {CTGOV_DATA} (../shared/data)")
+    spec = f"oxigraph:{tmp_path_factory.mktemp('real') / 'store'}"
+    return spec, build([CTGOV_DATA], spec)
+
+
+@pytest.fixture(scope="session")
+def real_store(real_build: tuple[str, BuildReport]) -> Iterator[Store]:
+    with open_store(real_build[0], read_only=True) as store:
+        yield store
