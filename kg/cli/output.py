@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kg.store import QueryResult
+from kg.store import QueryResult, Value
 
 __all__ = ["Format", "console", "errors", "print_json", "print_mapping", "print_result"]
 
@@ -54,7 +54,7 @@ def print_mapping(values: Mapping[str, Any], fmt: Format, *, title: str | None =
     if fmt is Format.json:
         print_json(dict(values))
         return
-    rows = [{"key": key, "value": _nested(value)} for key, value in values.items()]
+    rows: list[dict[str, Value]] = [{"key": key, "value": _nested(value)} for key, value in values.items()]
     print_result(QueryResult(["key", "value"], rows), fmt, title=title)
 
 

@@ -6,9 +6,10 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
-from pyoxigraph import NamedNode, Quad
+if TYPE_CHECKING:  # pyoxigraph is imported by the backends; `kg --help` must not pay for it
+    from pyoxigraph import NamedNode, Quad
 
 __all__ = ["QueryResult", "Store", "StoreError", "Value", "python_value", "query_form"]
 

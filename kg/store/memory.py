@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, cast
 
 import pyoxigraph as ox
 import rdflib
+from rdflib.query import ResultRow
 from rdflib.term import BNode, Identifier
 from rdflib.term import Literal as RdfLiteral
 
@@ -24,7 +25,7 @@ _FORMATS: Final = {
 _DATASET_FORMATS: Final = {"nquads", "trig"}
 
 
-def _value(term: Identifier | None) -> Value:
+def _value(term: Identifier | object | None) -> Value:
     if term is None:
         return None
     if isinstance(term, RdfLiteral):
@@ -64,7 +65,7 @@ class MemoryStore(Store):
         if result.type != "SELECT":
             raise StoreError("this query returns triples: use construct (or `kg sparql`, which picks it)")
         names = [str(variable) for variable in result.vars or []]
-        rows = [{name: _value(row[index]) for index, name in enumerate(names)} for row in result]  # type: ignore[index]
+        rows = [{name: _value(cast(ResultRow, row)[index]) for index, name in enumerate(names)} for row in result]
         return QueryResult(names, rows)
 
     def construct(self, sparql: str) -> bytes:

@@ -96,7 +96,9 @@ class OxigraphStore(Store):
         if fmt in _DATASET_FORMATS:
             self.inner.dump(output, fmt)
         else:
-            self._query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }").serialize(output, fmt)  # type: ignore[union-attr]
+            union = self._query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
+            assert isinstance(union, ox.QueryTriples)
+            union.serialize(output, fmt)
 
     def __len__(self) -> int:
         return len(self.inner)

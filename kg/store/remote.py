@@ -100,9 +100,11 @@ class RemoteStore(Store):
             fmt = ox.RdfFormat.N_QUADS if media_type == "application/n-quads" else ox.RdfFormat.TRIG
             ox.serialize(quads, output, fmt)
         else:
-            fmt = ox.RdfFormat.from_media_type(media_type)
+            triple_format = ox.RdfFormat.from_media_type(media_type)
+            if triple_format is None:
+                raise StoreError(f"cannot export as {media_type}")
             triples = {ox.Triple(quad.subject, quad.predicate, quad.object) for quad in quads}
-            ox.serialize(sorted(triples, key=str), output, fmt)
+            ox.serialize(sorted(triples, key=str), output, triple_format)
 
     def _iter_quads(self) -> Iterator[ox.Quad]:
         for row in self._raw_bindings(_GRAPH_QUADS):
