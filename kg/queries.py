@@ -6,6 +6,10 @@ of the query's outer ``WHERE`` group, never formatted into the query text, so a 
 the query. Types: ``text``; ``int``; ``nct`` (an NCT id); ``mesh`` (a MeSH UI, normalised, bound as
 its IRI); ``mesh_or_text`` (binds ``?NAME`` to the text and ``?NAME_mesh`` to the MeSH IRI when the
 value is a MeSH UI).
+
+SPARQL evaluates nested groups bottom-up: a parameter bound at the top level is *joined* with a ``UNION``
+branch, ``OPTIONAL`` or sub-``SELECT`` after that group is evaluated, not seen inside it. So a query uses its
+parameters in triple patterns or top-level ``FILTER``s, never in a ``BIND`` or ``FILTER`` inside a branch.
 """
 
 from __future__ import annotations

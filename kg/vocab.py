@@ -25,16 +25,30 @@ __all__ = [
 ]
 
 
-class Namespace(str):
-    """An IRI prefix; ``NS["local"]`` or ``NS.local`` gives a pyoxigraph ``NamedNode``."""
+class Namespace:
+    """An IRI prefix; ``NS["local"]`` or ``NS.local`` gives a pyoxigraph ``NamedNode``.
 
-    def __getitem__(self, local: str) -> NamedNode:  # type: ignore[override]
-        return NamedNode(str(self) + local)
+    Not a ``str`` subclass on purpose: ``DCTERMS.title`` must be the term, not ``str.title``.
+    """
+
+    __slots__ = ("iri",)
+
+    def __init__(self, iri: str) -> None:
+        self.iri = iri
+
+    def __getitem__(self, local: str) -> NamedNode:
+        return NamedNode(self.iri + local)
 
     def __getattr__(self, local: str) -> NamedNode:
         if local.startswith("__"):
             raise AttributeError(local)
-        return NamedNode(str(self) + local)
+        return NamedNode(self.iri + local)
+
+    def __str__(self) -> str:
+        return self.iri
+
+    def __repr__(self) -> str:
+        return f"Namespace({self.iri!r})"
 
 
 #: Our own classes and properties (documented in ``ontologies/trialkg.ttl``).

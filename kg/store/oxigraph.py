@@ -23,6 +23,7 @@ _FORMATS: Final = {
     "application/ld+json": ox.RdfFormat.JSON_LD,
 }
 _DATASET_FORMATS: Final = {ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG}
+_BULK_QUADS: Final = 50_000
 
 
 def term_value(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None) -> Value:
@@ -63,7 +64,12 @@ class OxigraphStore(Store):
     def replace_graphs(self, graphs: dict[ox.NamedNode, list[ox.Quad]]) -> None:
         for graph, quads in graphs.items():
             self.remove_graph(graph)
-            self.inner.extend(quads)
+            # A trial (hundreds of quads) goes in one transaction; a whole vocabulary through the bulk loader,
+            # which is ~10x faster on disk for hundreds of thousands of quads.
+            if len(quads) > _BULK_QUADS:
+                self.add(quads)
+            else:
+                self.inner.extend(quads)
 
     def remove_graph(self, graph: ox.NamedNode) -> None:
         if self.inner.contains_named_graph(graph):

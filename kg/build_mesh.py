@@ -1,0 +1,92 @@
+"""Loading MeSH into a store (its own named graph, replaced as a unit) and keeping information content current."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from pyoxigraph import Literal, NamedNode, Quad
+
+from kg.mesh_mapping import MESH_GRAPH, MeshIndex, mesh_quads
+from kg.sources.mesh import iter_mesh_file, iter_trees
+from kg.store import Store
+from kg.vocab import DATA, KG, XSD
+
+__all__ = ["IC_GRAPH", "MeshLoadReport", "load_mesh", "update_information_content"]
+
+logger = logging.getLogger(__name__)
+
+IC_GRAPH: Final = DATA["graph/mesh-statistics"]
+_YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+_PAIRS: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
+SELECT ?trial ?concept WHERE {
+  VALUES ?p { kg:conditionMesh kg:interventionMesh kg:registryConditionAncestor kg:registryInterventionAncestor }
+  ?trial ?p ?concept
+}"""
+_ANCESTORS: Final = "PREFIX kg: <https://w3id.org/trialkg/vocab/> SELECT ?c ?a WHERE { ?c kg:ancestor ?a }"
+_TRIALS: Final = "SELECT (COUNT(?t) AS ?n) WHERE { ?t a <https://schema.org/MedicalTrial> }"
+
+
+@dataclass
+class MeshLoadReport:
+    descriptors: int = 0
+    supplementary: int = 0
+    quads: int = 0
+    version: str = ""
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def load_mesh(store: Store, paths: Iterable[Path | str], *, version: str | None = None) -> MeshLoadReport:
+    """Replace the store's MeSH graph with the vocabulary in ``paths`` (descriptor, supplementary and mtrees
+    files, any order), then recompute information content. The year is read from the file names unless given."""
+    started = time.perf_counter()
+    paths = [Path(path) for path in paths]
+    records = itertools.chain.from_iterable(
+        iter_trees(path) if path.name.startswith("mtrees") else iter_mesh_file(path) for path in paths
+    )
+    index = MeshIndex.from_records(records)
+    years = sorted({match.group(0) for path in paths if (match := _YEAR.search(path.name))})
+    report = MeshLoadReport(version=version or "/".join(years) or "unknown")
+    quads = list(mesh_quads(index, version=report.version))
+    report.problems = list(index.problems) + index.unresolved_headings()
+    store.replace_graphs({MESH_GRAPH: quads})
+    report.descriptors, report.supplementary, report.quads = len(index.descriptors), len(index.concepts), len(quads)
+    update_information_content(store)
+    report.seconds = time.perf_counter() - started
+    for problem in report.problems:
+        logger.warning("%s", problem)
+    return report
+
+
+def update_information_content(store: Store) -> int:
+    """Store, per MeSH concept, how many trials sit at or under it and its information content
+    ``-ln(trials at or under / all trials)``: rare concepts carry more information than Neoplasms.
+
+    "Under" follows the loaded hierarchy (``kg:ancestor``) and, for every trial, the registry's own ancestor
+    lists, so the figures exist with or without a MeSH file. Returns the number of concepts scored."""
+    total = int(store.select(_TRIALS).rows[0]["n"] or 0)
+    closure: dict[str, set[str]] = {}
+    for row in store.select(_ANCESTORS).rows:
+        closure.setdefault(str(row["c"]), set()).add(str(row["a"]))
+    under: dict[str, set[str]] = {}
+    for row in store.select(_PAIRS).rows:
+        concept = str(row["concept"])
+        under.setdefault(str(row["trial"]), set()).update({concept} | closure.get(concept, set()))
+    counts: Counter[str] = Counter(concept for concepts in under.values() for concept in concepts)
+    quads = []
+    for concept, count in counts.items():
+        node = NamedNode(concept)
+        ic = -math.log(count / total) if total else 0.0
+        quads.append(Quad(node, KG.trialCount, Literal(str(count), datatype=XSD.integer), IC_GRAPH))
+        quads.append(Quad(node, KG.informationContent, Literal(f"{ic:.6f}", datatype=XSD.decimal), IC_GRAPH))
+    store.replace_graphs({IC_GRAPH: quads})
+    return len(counts)

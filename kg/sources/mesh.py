@@ -1,0 +1,252 @@
+"""MeSH from the U.S. National Library of Medicine: download (cached per year) and stream-parse the ASCII files.
+
+Files: descriptors ``d{YEAR}.bin``, supplementary concepts ``c{YEAR}.bin`` (records of ``KEY = value`` lines
+after ``*NEWRECORD``), and ``mtrees{YEAR}.bin`` (``Name;TreeNumber`` lines). Fields we do not use are ignored,
+so the full NLM files and the reduced test files read alike. Malformed records are yielded as
+:class:`MeshProblem` values naming the file and position, never raised.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final
+
+from kg.identifiers import normalize_mesh_id
+
+__all__ = [
+    "MESH_URL",
+    "Descriptor",
+    "MeshProblem",
+    "SupplementaryConcept",
+    "TreeEntry",
+    "ensure_mesh_file",
+    "iter_mesh_file",
+    "iter_trees",
+    "mesh_cache_dir",
+]
+
+logger = logging.getLogger(__name__)
+
+#: NLM's download area; ``KG_MESH_URL`` overrides it (tests point it at a server on 127.0.0.1).
+MESH_URL: Final = "https://nlmpubs.nlm.nih.gov/projects/mesh/MESH_FILES/asciimesh/"
+_KINDS: Final = {"descriptors": "d{year}.bin", "supplementary": "c{year}.bin"}
+_TREE_NUMBER = re.compile(r"^[A-Z]\d{2}(\.\d{3})*$")
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """A MeSH descriptor (``RECTYPE = D``): the part of it the graph uses."""
+
+    ui: str
+    heading: str
+    tree_numbers: tuple[str, ...] = ()
+    entry_terms: tuple[str, ...] = ()
+    pharmacological_actions: tuple[str, ...] = ()  # headings of the action descriptors, as NLM writes them
+    scope_note: str | None = None
+
+
+@dataclass(frozen=True)
+class SupplementaryConcept:
+    """A supplementary concept record (``RECTYPE = C``): a chemical or protocol mapped to descriptors."""
+
+    ui: str
+    name: str
+    mapped_to: tuple[tuple[str, bool], ...] = ()  # (descriptor heading, is it a major mapping "*")
+    pharmacological_actions: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One ``Name;TreeNumber`` line of an mtrees file."""
+
+    name: str
+    tree_number: str
+
+
+@dataclass(frozen=True)
+class MeshProblem:
+    source: str
+    position: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source} [{self.position}]: {self.message}"
+
+
+@dataclass
+class _Record:
+    start_line: int
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return path.open("r", encoding="utf-8", errors="replace")
+
+
+def _iter_raw_records(path: Path) -> Iterator[_Record | MeshProblem]:
+    record: _Record | None = None
+    with _open_text(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            line = line.rstrip("\r\n")
+            if line == "*NEWRECORD":
+                if record is not None:
+                    yield record
+                record = _Record(number)
+                continue
+            if not line.strip():
+                continue
+            key, sep, value = line.partition(" = ")
+            if record is None or not sep:
+                yield MeshProblem(str(path), f"line {number}", f"not a 'KEY = value' line inside a record: {line[:80]!r}")
+                continue
+            record.fields.setdefault(key.strip(), []).append(value.strip())
+    if record is not None:
+        yield record
+
+
+def _first_term(value: str) -> str:
+    """``ENTRY`` and ``SY`` values carry ``|``-separated subfields; the term is the first."""
+    return value.split("|", 1)[0].strip()
+
+
+def _to_descriptor(record: _Record) -> Descriptor:
+    fields = record.fields
+    return Descriptor(
+        ui=_ui(fields, "D"),
+        heading=_one(fields, "MH"),
+        tree_numbers=tuple(_tree_number(value) for value in fields.get("MN", [])),
+        entry_terms=tuple(dict.fromkeys(_first_term(v) for v in fields.get("ENTRY", []) + fields.get("PRINT ENTRY", []))),
+        pharmacological_actions=tuple(fields.get("PA", [])),
+        scope_note=(fields.get("MS") or [None])[0],
+    )
+
+
+def _to_supplementary(record: _Record) -> SupplementaryConcept:
+    fields = record.fields
+    mapped = tuple(
+        (value.lstrip("*").split("/", 1)[0].strip(), value.startswith("*")) for value in fields.get("HM", [])
+    )
+    return SupplementaryConcept(
+        ui=_ui(fields, "C"),
+        name=_one(fields, "NM"),
+        mapped_to=mapped,
+        pharmacological_actions=tuple(fields.get("PA", [])),
+        synonyms=tuple(dict.fromkeys(_first_term(v) for v in fields.get("SY", []))),
+    )
+
+
+def _one(fields: dict[str, list[str]], key: str) -> str:
+    values = fields.get(key)
+    if not values or not values[0]:
+        raise ValueError(f"no {key} field")
+    return values[0]
+
+
+def _ui(fields: dict[str, list[str]], prefix: str) -> str:
+    raw = _one(fields, "UI")
+    if not raw.startswith(prefix):
+        raise ValueError(f"UI {raw!r} does not start with {prefix}")
+    return normalize_mesh_id(raw)
+
+
+def _tree_number(value: str) -> str:
+    if not _TREE_NUMBER.match(value):
+        raise ValueError(f"malformed tree number {value!r}")
+    return value
+
+
+def iter_mesh_file(path: Path | str) -> Iterator[Descriptor | SupplementaryConcept | MeshProblem]:
+    """Descriptors and supplementary concepts of one ASCII file (also gzip'd); other record types are skipped."""
+    path = Path(path)
+    for index, record in enumerate(_iter_raw_records(path), start=1):
+        if isinstance(record, MeshProblem):
+            yield record
+            continue
+        kind = (record.fields.get("RECTYPE") or [""])[0]
+        converter = {"D": _to_descriptor, "C": _to_supplementary}.get(kind)
+        if converter is None:
+            if kind != "Q":  # qualifier records are valid MeSH, just not used
+                yield MeshProblem(str(path), f"record {index} (line {record.start_line})", f"unknown RECTYPE {kind!r}")
+            continue
+        try:
+            yield converter(record)
+        except ValueError as error:
+            ui = (record.fields.get("UI") or ["?"])[0]
+            yield MeshProblem(str(path), f"record {index} (line {record.start_line}, UI {ui})", f"{error}; skipped")
+
+
+def iter_trees(path: Path | str) -> Iterator[TreeEntry | MeshProblem]:
+    """``Name;TreeNumber`` lines of an mtrees file."""
+    path = Path(path)
+    with _open_text(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            name, sep, tree_number = line.rpartition(";")
+            if not sep or not name or not _TREE_NUMBER.match(tree_number):
+                yield MeshProblem(str(path), f"line {number}", f"not a 'Name;TreeNumber' line: {line[:80]!r}")
+                continue
+            yield TreeEntry(name, tree_number)
+
+
+def mesh_cache_dir(year: int) -> Path:
+    """``$KG_HOME/mesh/{year}``: one folder per MeSH year, so years never overwrite each other."""
+    from kg.store import kg_home
+
+    return kg_home() / "mesh" / str(year)
+
+
+def ensure_mesh_file(kind: str, year: int, *, force: bool = False) -> Path:
+    """Download NLM's ``d{year}.bin`` (``kind="descriptors"``) or ``c{year}.bin`` (``"supplementary"``) once.
+
+    The file is written beside its final name and renamed when complete, so an interrupted download never
+    leaves a truncated file that looks cached.
+    """
+    import requests
+
+    from kg.sources.http import session
+
+    name = _KINDS[kind].format(year=year)
+    target = mesh_cache_dir(year) / name
+    if target.exists() and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    url = (os.environ.get("KG_MESH_URL") or MESH_URL).rstrip("/") + "/" + name
+    logger.info("downloading %s", url)
+    try:
+        with session().get(url, stream=True, timeout=(10, 300)) as response:
+            response.raise_for_status()
+            with tempfile.NamedTemporaryFile(dir=target.parent, prefix=name, suffix=".part", delete=False) as part:
+                shutil.copyfileobj(response.raw, part)
+    except requests.RequestException as error:
+        raise OSError(f"cannot download {url}: {error}") from None
+    Path(part.name).replace(target)
+    return target
+
+
+def read_all(paths: Iterable[Path | str]) -> tuple[list[Descriptor], list[SupplementaryConcept], list[MeshProblem]]:
+    """Everything in the given files, sorted into descriptors, supplementary concepts and problems."""
+    descriptors: list[Descriptor] = []
+    concepts: list[SupplementaryConcept] = []
+    problems: list[MeshProblem] = []
+    for path in paths:
+        for item in iter_mesh_file(path):
+            if isinstance(item, Descriptor):
+                descriptors.append(item)
+            elif isinstance(item, SupplementaryConcept):
+                concepts.append(item)
+            else:
+                problems.append(item)
+    return descriptors, concepts, problems
