@@ -13,6 +13,7 @@ from typing import Final
 
 from pyoxigraph import Literal, Quad
 
+from kg.build_mesh import MeshLoadReport, load_mesh, update_information_content
 from kg.mapping import RecordError, enumeration_quads, map_study, nct_id_of, study_last_update, trial_graph
 from kg.sources.ctgov import SourceProblem, iter_records
 from kg.store import Store, fresh_store
@@ -49,6 +50,7 @@ class BuildReport:
     sources: list[str] = field(default_factory=list)
     quads: int = 0
     seconds: float = 0.0
+    mesh: MeshLoadReport | None = None
 
     @property
     def skipped(self) -> int:
@@ -100,8 +102,9 @@ def load_records(store: Store, paths: Iterable[Path | str], report: BuildReport,
 
 
 def build(paths: list[Path | str], spec: str | None = None, *, strict: bool = False,
-          on_record: Callable[[], None] | None = None) -> BuildReport:
-    """Build a new store from the given files and directories and swap it in when complete."""
+          on_record: Callable[[], None] | None = None, mesh: list[Path] | None = None) -> BuildReport:
+    """Build a new store from the given files and directories (and MeSH files, if given) and swap it in when
+    complete. Information content is computed either way: from the loaded hierarchy, else the registry's lists."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     report = BuildReport(sources=[str(path) for path in paths])
@@ -115,6 +118,10 @@ def build(paths: list[Path | str], spec: str | None = None, *, strict: bool = Fa
             "SELECT ?v (COUNT(?t) AS ?n) WHERE { ?t kg:dataVersion ?v } GROUP BY ?v"
         ).rows:
             report.data_versions[str(row["v"])] = int(row["n"] or 0)
+        if mesh:
+            report.mesh = load_mesh(store, mesh)
+        else:
+            update_information_content(store)
         report.seconds = time.perf_counter() - clock
         store.add(_build_quads(report, started))
         report.quads = len(store)

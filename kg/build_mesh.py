@@ -63,7 +63,7 @@ def load_mesh(store: Store, paths: Iterable[Path | str], *, version: str | None 
     update_information_content(store)
     report.seconds = time.perf_counter() - started
     for problem in report.problems:
-        logger.warning("%s", problem)
+        logger.info("%s", problem)  # callers report them (kg build / kg mesh load print each)
     return report
 
 

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Final
 
 from pyoxigraph import Literal, NamedNode, Quad
@@ -53,9 +54,11 @@ RawStudy = dict[str, Any]
 NODES_GRAPH: Final = DATA["graph/nodes"]
 ENUM_GRAPH: Final = DATA["graph/vocabulary"]
 
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+# ``\Z`` and ``[0-9]``, not ``$`` and ``\d``: "2024-01-01\n" and Arabic-Indic digits are not dates (nor codes, ids)
+_DATE = re.compile(r"[0-9]{4}(-(0[1-9]|1[0-2])(-[0-9]{2})?)?\Z")
+_NCT_ID = re.compile(r"NCT[0-9]{8}\Z")
 _DATE_TYPES: Final = {10: XSD.date, 7: XSD.gYearMonth, 4: XSD.gYear}
-_ENUM_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+_ENUM_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}\Z")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Year|Month|Week|Day|Hour|Minute)s?\s*$", re.IGNORECASE)
 _AGE_UNIT_YEARS: Final = {"year": 1.0, "month": 1 / 12, "week": 7 / 365.25, "day": 1 / 365.25,
                           "hour": 1 / 8766, "minute": 1 / 525960}
@@ -108,7 +111,7 @@ def nct_id_of(study: object) -> str | None:
         value = study["protocolSection"]["identificationModule"]["nctId"]  # type: ignore[index]
     except (KeyError, TypeError):
         return None
-    return value if is_nct_id(value) else None
+    return value if is_nct_id(value) and _NCT_ID.match(value) else None
 
 
 def study_last_update(study: RawStudy) -> str:
@@ -202,7 +205,7 @@ class _TrialMapper:
     def date(self, predicate: str, value: str | None, path: str, *, estimated: bool | None = None) -> None:
         if value is None:
             return
-        if not _DATE.match(value):
+        if not _DATE.match(value) or (len(value) == 10 and not _is_calendar_date(value)):
             raise RecordError(f"{path}: {value!r:.60} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)")
         self.add(self.trial, KG[predicate], Literal(value, datatype=_DATE_TYPES[len(value)]))
         if estimated is not None:
@@ -266,7 +269,7 @@ class _TrialMapper:
         name = sponsor.text("name")
         if name is None:
             return None
-        org = DATA[f"organization/{slug(name)}"]
+        org = DATA[f"organization/{_slug(name)}"]
         self.label_node(org, SCHEMA.Organization, name)
         self.enum(org, KG.sponsorClass, "sponsorClass", sponsor.text("class"), f"{sponsor.path}.class",
                   shared=True)
@@ -310,7 +313,7 @@ class _TrialMapper:
 
     def conditions(self, module: _Node) -> None:
         for name in module.texts("conditions"):
-            node = DATA[f"condition/{slug(name)}"]
+            node = DATA[f"condition/{_slug(name)}"]
             self.label_node(node, KG.Condition, name)
             self.add(self.trial, KG.condition, node)
         for keyword in module.texts("keywords"):
@@ -323,7 +326,7 @@ class _TrialMapper:
             if name is None:
                 raise RecordError(f"{item.path}.name: an intervention without a name")
             kind = item.text("type") or "OTHER"
-            node = DATA[f"intervention/{slug(kind)}/{slug(name)}"]
+            node = DATA[f"intervention/{_slug(kind)}/{_slug(name)}"]
             self.label_node(node, KG.Intervention, name)
             self.enum(node, KG.interventionType, "interventionType", kind, f"{item.path}.type", shared=True)
             self.add(self.trial, KG.intervention, node)
@@ -396,7 +399,7 @@ class _TrialMapper:
             facility, city = item.text("facility"), item.text("city")
             state, country = item.text("state"), item.text("country")
             key = "|".join(part or "" for part in (facility, city, state, country))
-            site = DATA[f"site/{slug(key)}"]
+            site = DATA[f"site/{_slug(key)}"]
             self.label_node(site, KG.Site, facility or ", ".join(p for p in (city, state, country) if p) or "?")
             for predicate, value in ((SCHEMA.addressLocality, city), (SCHEMA.addressRegion, state)):
                 if value:
@@ -407,7 +410,7 @@ class _TrialMapper:
                 self.shared(site, SCHEMA.latitude, Literal(repr(lat), datatype=XSD.double))
                 self.shared(site, SCHEMA.longitude, Literal(repr(lon), datatype=XSD.double))
             if country:
-                country_node = DATA[f"country/{slug(country)}"]
+                country_node = DATA[f"country/{_slug(country)}"]
                 self.label_node(country_node, SCHEMA.Country, country)
                 self.shared(site, KG.country, country_node)
                 if country not in countries:
@@ -439,6 +442,19 @@ class _TrialMapper:
                     if term:
                         self.shared(concept, RDF.type, SKOS.Concept)
                         self.shared(concept, KG.registryTerm, Literal(_clean(term, self.out.warnings)))
+
+
+def _slug(text: str) -> str:
+    """:func:`slug` of text that may hold lone surrogates (``_clean`` warns about them where the text is kept)."""
+    return slug(_clean(text, []))
+
+
+def _is_calendar_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _clean(text: str, warnings: list[str]) -> str:

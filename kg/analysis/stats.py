@@ -27,7 +27,10 @@ SELECT ?trials ?records ?skipped ?duplicates ?warnings ?started ?ended WHERE {
 }"""
 _PROBLEMS = _PROLOGUE + "SELECT ?problem WHERE { ?b a kg:Build ; kg:problem ?problem }"
 _SYNTHETIC = _PROLOGUE + "SELECT (COUNT(?t) AS ?n) WHERE { ?t kg:synthetic true }"
-_MESH = _PROLOGUE + "ASK { ?c skos:broader ?parent }"
+_MESH = _PROLOGUE + """
+SELECT ?version (COUNT(?d) AS ?descriptors) WHERE {
+  ?scheme kg:meshVersion ?version . ?d a kg:MeshDescriptor
+} GROUP BY ?version"""
 _LOCAL_NAMES = {"MedicalTrial": "trials", "Condition": "conditions", "Intervention": "interventions",
                 "Organization": "organizations", "Site": "sites", "Country": "countries", "Arm": "arms",
                 "Outcome": "outcomes", "TrialSite": "trial_sites", "Concept": "mesh_concepts"}
@@ -41,7 +44,7 @@ def graph_stats(store: Store) -> dict[str, Any]:
     }
     build = store.select(_BUILD).rows
     last = build[0] if build else {}
-    has_hierarchy = bool(store.select(_MESH).rows[0]["ask"])
+    mesh = store.select(_MESH).rows
     return {
         "store": store.spec,
         "trials": nodes.get("trials", 0),
@@ -54,8 +57,8 @@ def graph_stats(store: Store) -> dict[str, Any]:
         "nodes": dict(sorted(nodes.items())),
         "data_versions": {str(row["version"]): row["n"] for row in sorted(
             store.select(_VERSIONS).rows, key=lambda row: str(row["version"]))},
-        "mesh_hierarchy": "MeSH vocabulary loaded" if has_hierarchy
-        else "none loaded: using the registry's derived ancestor lists",
+        "mesh_hierarchy": f"MeSH {mesh[0]['version']} loaded ({mesh[0]['descriptors']:,} descriptors)" if mesh
+        else "no MeSH file loaded: hierarchies use the registry's derived ancestor lists",
         "built": last.get("ended"),
         "problems": [row["problem"] for row in store.select(_PROBLEMS).rows],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from kg.analysis.hierarchy import trial_hierarchy
 from kg.queries import QueryError, run
 from kg.store import Store
 
@@ -27,4 +28,5 @@ def trial_summary(store: Store, nct_id: str) -> dict[str, Any]:
     for row in run(store, "trial_mesh", params).rows:
         mesh[str(row["role"])].append({"id": row["mesh_id"], "term": row["term"]})
     summary["mesh"] = dict(mesh)
+    summary["hierarchy"] = trial_hierarchy(store, nct_id)
     return summary

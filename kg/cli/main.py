@@ -8,11 +8,14 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from kg.cli.output import Format, console, errors, print_json, print_mapping, print_result
+
+if TYPE_CHECKING:
+    from kg.build_mesh import MeshLoadReport
 
 __all__ = ["app", "main"]
 
@@ -52,6 +55,8 @@ def build(
                                                      "(.json, .jsonl, .zip, .gz).", show_default=False)],
     store: StoreOption = None,
     strict: Annotated[bool, typer.Option(help="Exit non-zero, keeping the previous store, on any problem.")] = False,
+    mesh: Annotated[list[Path], typer.Option(help="MeSH files to load into the new store (d2024.bin, c2024.bin, "
+                                                  "mtrees2024.bin); repeatable.")] = [],  # noqa: B006
 ) -> None:
     """Build a new store from study records; it replaces the old one only when complete."""
     from kg.build import BuildFailed
@@ -60,7 +65,7 @@ def build(
 
     try:
         with record_progress("Reading records") as tick:
-            report = run_build(list(paths), store, strict=strict, on_record=tick)
+            report = run_build(list(paths), store, strict=strict, on_record=tick, mesh=list(mesh))
     except BuildFailed as failed:
         _print_problems(failed.report.problems)
         errors.print(f"[red]{failed}[/red]")
@@ -73,6 +78,16 @@ def build(
         f"Built {report.trials:,} trials ({report.quads:,} quads) from {report.records:,} records in "
         f"{report.seconds:.1f} s: {report.skipped} skipped, {report.duplicates_dropped} duplicate(s) dropped "
         f"(the latest lastUpdatePostDate kept), {len(report.warnings)} warning(s).", markup=False)
+    if report.mesh is not None:
+        _print_mesh_report(report.mesh)
+
+
+def _print_mesh_report(report: MeshLoadReport) -> None:
+    for problem in report.problems[:20]:
+        errors.print(f"MeSH: {problem}", markup=False, style="yellow")
+    errors.print(f"MeSH {report.version}: {report.descriptors:,} descriptors, {report.supplementary:,} supplementary "
+                 f"concepts, {report.quads:,} quads in {report.seconds:.1f} s; {len(report.problems)} problem(s).",
+                 markup=False)
 
 
 def _print_problems(problems: list[str]) -> None:
@@ -185,6 +200,65 @@ def trial(
         print_json(summary)
     else:
         print_trial(summary)
+
+
+@app.command()
+def ancestors(
+    concepts: Annotated[list[str], typer.Argument(help="MeSH ids (D008187, C000447941) or exact labels.",
+                                                  show_default=False)],
+    store: StoreOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """MeSH ancestors of each concept, from the loaded hierarchy (deepest first)."""
+    from kg.analysis.hierarchy import ancestors as find_ancestors
+    from kg.store import QueryResult, open_store
+
+    with open_store(store, read_only=True) as opened:
+        found = find_ancestors(opened, list(concepts))
+    if fmt is Format.json:
+        print_json({key: [{"id": row["id"], "label": row["label"]} for row in rows] for key, rows in found.items()})
+        return
+    rows = [{"concept": key, **row} for key, ancestor_rows in found.items() for row in ancestor_rows]
+    print_result(QueryResult(["concept", "id", "label", "depth"], rows), fmt)
+
+
+mesh_app = typer.Typer(help="Download and load the MeSH vocabulary (descriptors, supplementary concepts, trees).",
+                       no_args_is_help=True)
+app.add_typer(mesh_app, name="mesh")
+
+
+@mesh_app.command("download")
+def mesh_download(
+    year: Annotated[int, typer.Option(help="MeSH year.")] = 2025,
+    force: Annotated[bool, typer.Option(help="Download again even if cached.")] = False,
+    load: Annotated[bool, typer.Option(help="Load the files into the store afterwards.")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Fetch d{YEAR}.bin and c{YEAR}.bin from NLM into $KG_HOME/mesh/{YEAR}/ (cached)."""
+    from kg.sources.mesh import ensure_mesh_file
+
+    paths = [ensure_mesh_file(kind, year, force=force) for kind in ("descriptors", "supplementary")]
+    for path in paths:
+        console.print(str(path), markup=False, highlight=False)
+    if load:
+        mesh_load(paths, store)
+
+
+@mesh_app.command("load")
+def mesh_load(
+    files: Annotated[list[Path], typer.Argument(help="d{YEAR}.bin, c{YEAR}.bin and/or mtrees{YEAR}.bin (also .gz).",
+                                                show_default=False)],
+    store: StoreOption = None,
+) -> None:
+    """Load MeSH files into an existing store, replacing its vocabulary; recomputes information content."""
+    from kg.build_mesh import load_mesh
+    from kg.store import open_store
+
+    for file in files:
+        if not file.is_file():
+            raise FileNotFoundError(f"no such MeSH file: {file}")
+    with open_store(store) as opened:
+        _print_mesh_report(load_mesh(opened, files))
 
 
 @app.command()

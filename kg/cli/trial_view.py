@@ -19,8 +19,7 @@ _FIELDS = (("Status", "status"), ("Phase", "phases"), ("Study type", "study_type
 _PARTS = (("Conditions", "condition"), ("Keywords", "keyword"), ("Interventions", "intervention"),
           ("Arms", "arm"), ("Primary outcomes", "primary outcome"), ("Secondary outcomes", "secondary outcome"),
           ("Other outcomes", "other outcome"), ("Sites", "site"))
-_MESH = (("MeSH conditions", "condition"), ("Condition hierarchy (registry)", "condition ancestor"),
-         ("MeSH interventions", "intervention"), ("Intervention hierarchy (registry)", "intervention ancestor"))
+_MESH = (("MeSH conditions", "condition"), ("MeSH interventions", "intervention"))
 
 
 def print_trial(summary: dict[str, Any]) -> None:
@@ -38,6 +37,10 @@ def print_trial(summary: dict[str, Any]) -> None:
         _print_list(title, [_line(item["label"], item.get("detail")) for item in summary["parts"].get(part, [])])
     for title, role in _MESH:
         _print_list(title, [_line(item["term"], item["id"]) for item in summary["mesh"].get(role, [])])
+    hierarchy = summary["hierarchy"]
+    for role in ("condition", "intervention"):
+        items = [_line(item["label"], item["id"]) for item in hierarchy[role]]
+        _print_list(f"{role.capitalize()} hierarchy (ancestors; {hierarchy['source']})", items, limit=20)
 
 
 def _line(label: Any, detail: Any) -> str:

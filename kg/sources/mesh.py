@@ -12,7 +12,6 @@ import gzip
 import logging
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -169,10 +168,12 @@ def _tree_number(value: str) -> str:
 def iter_mesh_file(path: Path | str) -> Iterator[Descriptor | SupplementaryConcept | MeshProblem]:
     """Descriptors and supplementary concepts of one ASCII file (also gzip'd); other record types are skipped."""
     path = Path(path)
-    for index, record in enumerate(_iter_raw_records(path), start=1):
+    index = 0
+    for record in _iter_raw_records(path):
         if isinstance(record, MeshProblem):
             yield record
             continue
+        index += 1
         kind = (record.fields.get("RECTYPE") or [""])[0]
         converter = {"D": _to_descriptor, "C": _to_supplementary}.get(kind)
         if converter is None:
@@ -215,6 +216,7 @@ def ensure_mesh_file(kind: str, year: int, *, force: bool = False) -> Path:
     leaves a truncated file that looks cached.
     """
     import requests
+    import urllib3
 
     from kg.sources.http import session
 
@@ -225,14 +227,19 @@ def ensure_mesh_file(kind: str, year: int, *, force: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     url = (os.environ.get("KG_MESH_URL") or MESH_URL).rstrip("/") + "/" + name
     logger.info("downloading %s", url)
+    part = Path(tempfile.mkstemp(dir=target.parent, prefix=name, suffix=".part")[1])
     try:
-        with session().get(url, stream=True, timeout=(10, 300)) as response:
+        with session().get(url, stream=True, timeout=(10, 300)) as response, part.open("wb") as output:
             response.raise_for_status()
-            with tempfile.NamedTemporaryFile(dir=target.parent, prefix=name, suffix=".part", delete=False) as part:
-                shutil.copyfileobj(response.raw, part)
-    except requests.RequestException as error:
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                output.write(chunk)
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+        part.unlink(missing_ok=True)
         raise OSError(f"cannot download {url}: {error}") from None
-    Path(part.name).replace(target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(target)
     return target
 
 
