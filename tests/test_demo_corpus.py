@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kg.demo import SEED_NCT, seed_study, synthetic_studies, write_demo_corpus
-from kg.demo.make_vocabulary import MeshIndex, build_vocabulary, registry_id
+from kg.demo.make_vocabulary import build_vocabulary, demo_mesh_ids, demo_mesh_subset, load_index, registry_id
 from kg.demo.synthetic import REFERENCE_DATE
 
 Study = dict[str, Any]
@@ -30,6 +30,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 MESH_DIR = SHARED / "data" / "mesh"
 SEED_PAGE = SHARED / "seeds" / "000_428202b05631b0cf.txt"
 VOCABULARY = REPO / "kg" / "demo" / "data" / "vocabulary.json"
+DEMO_MESH = REPO / "kg" / "demo" / "data" / "mesh-demo.bin"
 LUTETIUM = "D008187"
 REF = REFERENCE_DATE.isoformat()
 
@@ -367,8 +368,8 @@ def test_seed_text_is_verbatim_from_the_page() -> None:
 
 @needs_mesh
 def test_every_vocabulary_id_is_in_the_shared_mesh_files() -> None:
-    index = MeshIndex.from_dir(MESH_DIR)
-    real = {registry_id(ui) for ui in [*index.descriptors, *index.supplements]}
+    index = load_index(MESH_DIR)
+    real = {registry_id(ui) for ui in [*index.descriptors, *index.concepts]}
     vocabulary = json.loads(VOCABULARY.read_text(encoding="utf-8"))
     ids = {
         ref["id"]
@@ -384,8 +385,27 @@ def test_every_vocabulary_id_is_in_the_shared_mesh_files() -> None:
 
 @needs_mesh
 def test_vocabulary_file_is_what_the_script_builds() -> None:
-    built = build_vocabulary(MeshIndex.from_dir(MESH_DIR))
+    index = load_index(MESH_DIR)
+    built = build_vocabulary(index)
     assert json.loads(VOCABULARY.read_text(encoding="utf-8")) == built
+    assert DEMO_MESH.read_text(encoding="utf-8") == demo_mesh_subset(index, demo_mesh_ids(built))
+
+
+def test_demo_mesh_subset_carries_real_hierarchies() -> None:
+    """The demo's MeSH file: every vocabulary concept with its real tree numbers and a closed hierarchy."""
+    from kg.mesh_mapping import MeshIndex
+    from kg.sources.mesh import MeshProblem, iter_mesh_file
+
+    items = list(iter_mesh_file(DEMO_MESH))
+    assert [str(item) for item in items if isinstance(item, MeshProblem)] == []
+    index = MeshIndex.from_records(items)
+    assert {index.descriptors[a].heading for a in index.ancestors(LUTETIUM)} == {
+        "Lanthanoid Series Elements", "Metals, Rare Earth", "Elements", "Inorganic Chemicals",
+        "Transition Elements", "Metals"}
+    assert index.descriptors[LUTETIUM].tree_numbers == ("D01.268.558.362.562", "D01.268.956.311",
+                                                        "D01.552.550.399.562")
+    _ = index.parents  # resolves every parent tree number, recording any it cannot
+    assert index.problems == [] and index.unresolved_headings() == []
 
 
 def test_vocabulary_lutetium_matches_the_seed_page_hierarchy() -> None:

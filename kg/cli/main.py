@@ -286,19 +286,20 @@ def demo(
     """Offline demo: the reference trial NCT07232407 plus synthetic trials, built into the store."""
     from kg.build import build as run_build
     from kg.cli.progress import record_progress
-    from kg.demo import SEED_NCT, write_demo_corpus
+    from kg.demo import SEED_NCT, demo_mesh_file, write_demo_corpus
     from kg.store import default_spec, kg_home
 
     corpus = kg_home() / "demo"
     paths = write_demo_corpus(corpus, n_synthetic=synthetic, seed=seed)
     spec = store or default_spec()
     with record_progress("Building the demo graph") as tick:
-        report = run_build(list(paths), spec, on_record=tick)
+        report = run_build(list(paths), spec, on_record=tick, mesh=[demo_mesh_file()])
     console.print(
         f"Demo graph: {report.trials:,} trials ({report.trials - 1:,} of them SYNTHETIC, seed {seed}), "
         f"{report.quads:,} quads, built in {report.seconds:.1f} s into {spec}\n"
         f"Corpus written to {corpus}\n\nNext:\n"
         f"  kg trial {SEED_NCT}\n"
+        f"  kg ancestors Lutetium 'Digestive System Neoplasms'\n"
         f"  kg stats\n"
         f"  kg queries\n"
         f"  kg query trials_by_condition --param condition=D009369\n"

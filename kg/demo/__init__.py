@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kg.demo.synthetic import DEFAULT_SEED, RawStudy, synthetic_studies
 
-__all__ = ["SEED_NCT", "seed_study", "synthetic_studies", "write_demo_corpus"]
+__all__ = ["SEED_NCT", "demo_mesh_file", "seed_study", "synthetic_studies", "write_demo_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,12 @@ def seed_study() -> RawStudy:
     text = resources.files(__name__).joinpath(f"data/{SEED_NCT}.json").read_text(encoding="utf-8")
     study: RawStudy = json.loads(text)
     return study
+
+
+def demo_mesh_file() -> Path:
+    """The MeSH subset the demo needs (real 2024 descriptors, tree numbers and hierarchy, NLM ASCII format),
+    written by ``python -m kg.demo.make_vocabulary``."""
+    return Path(str(resources.files(__name__).joinpath("data/mesh-demo.bin")))
 
 
 def write_demo_corpus(directory: Path, *, n_synthetic: int = 300, seed: int = DEFAULT_SEED) -> list[Path]:

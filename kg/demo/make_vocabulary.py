@@ -15,31 +15,38 @@ fields are ignored). A heading that is not in the files is an error, so every id
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from kg.identifiers import normalize_mesh_id
+from kg.mesh_mapping import MeshIndex
+from kg.sources.mesh import iter_mesh_file
 
 __all__ = [
     "CONDITIONS",
     "INTERVENTIONS",
     "ConceptSpec",
-    "MeshIndex",
     "build_vocabulary",
+    "demo_mesh_subset",
+    "load_index",
     "main",
-    "parse_mesh_records",
     "registry_id",
+    "resolve",
 ]
 
 logger = logging.getLogger(__name__)
 
-MeshRecord = dict[str, list[str]]
 Concept = dict[str, Any]
 
 DEFAULT_MESH_DIR: Final[Path] = Path(__file__).resolve().parents[3] / "shared" / "data" / "mesh"
 DEFAULT_OUTPUT: Final[Path] = Path(__file__).resolve().parent / "data" / "vocabulary.json"
+DEMO_MESH: Final[Path] = Path(__file__).resolve().parent / "data" / "mesh-demo.bin"
+SEED: Final[Path] = Path(__file__).resolve().parent / "data" / "NCT07232407.json"
 DESCRIPTOR_FILE: Final[str] = "d2024-reduced.bin"
 SUPPLEMENT_FILE: Final[str] = "c2024-reduced.bin"
 REGISTRY_C_DIGITS: Final[int] = 9  # ClinicalTrials.gov writes C447941 as C000447941
@@ -197,22 +204,6 @@ INTERVENTIONS: Final[tuple[ConceptSpec, ...]] = (
 )
 
 
-def parse_mesh_records(lines: Iterable[str]) -> Iterator[MeshRecord]:
-    """Yield MeSH ASCII records (``*NEWRECORD`` blocks) as field → values; repeated fields keep order."""
-    record: MeshRecord = {}
-    for raw in lines:
-        line = raw.rstrip("\n")
-        if line == "*NEWRECORD":
-            if record:
-                yield record
-            record = {}
-        elif " = " in line:
-            key, value = line.split(" = ", 1)
-            record.setdefault(key, []).append(value)
-    if record:
-        yield record
-
-
 def registry_id(ui: str) -> str:
     """Spell a MeSH UI as ClinicalTrials.gov does: descriptors unchanged, supplementary concepts as C + 9 digits."""
     if ui.startswith("C"):
@@ -220,105 +211,92 @@ def registry_id(ui: str) -> str:
     return ui
 
 
-class MeshIndex:
-    """Descriptors and supplementary concepts looked up by name, UI and tree number."""
+def load_index(mesh_dir: Path) -> MeshIndex:
+    """The descriptor and supplementary-concept files of one MeSH year, read by the package's own loader."""
+    return MeshIndex.from_records(
+        itertools.chain(iter_mesh_file(mesh_dir / DESCRIPTOR_FILE), iter_mesh_file(mesh_dir / SUPPLEMENT_FILE))
+    )
 
-    def __init__(self, descriptors: Iterable[MeshRecord], supplements: Iterable[MeshRecord]) -> None:
-        self.descriptors: dict[str, MeshRecord] = {}
-        self.by_tree: dict[str, str] = {}
-        self.by_heading: dict[str, str] = {}
-        for record in descriptors:
-            ui = record["UI"][0]
-            self.descriptors[ui] = record
-            self.by_heading[record["MH"][0].casefold()] = ui
-            for tree in record.get("MN", []):
-                self.by_tree[tree] = ui
-        self.supplements: dict[str, MeshRecord] = {}
-        self.by_name: dict[str, str] = {}
-        for record in supplements:
-            ui = record["UI"][0]
-            self.supplements[ui] = record
-            self.by_name[record["NM"][0].casefold()] = ui
 
-    @classmethod
-    def from_dir(cls, mesh_dir: Path) -> MeshIndex:
-        """Read the descriptor and supplementary-concept files of one MeSH year from ``mesh_dir``."""
-        with (
-            (mesh_dir / DESCRIPTOR_FILE).open(encoding="utf-8") as d,
-            (mesh_dir / SUPPLEMENT_FILE).open(encoding="utf-8") as c,
-        ):
-            return cls(parse_mesh_records(d), parse_mesh_records(c))
+def _ref(index: MeshIndex, ui: str) -> dict[str, str]:
+    return {"id": registry_id(ui), "term": index.descriptors[ui].heading}
 
-    def term(self, ui: str) -> str:
-        return self.descriptors[ui]["MH"][0]
 
-    def ref(self, ui: str) -> dict[str, str]:
-        return {"id": registry_id(ui), "term": self.term(ui)}
+def _tree_ancestors(index: MeshIndex, ui: str) -> list[str]:
+    """Descriptors on a proper tree-number prefix, nearest first per tree number, as the registry lists them."""
+    seen: dict[str, None] = {}
+    for tree in index.descriptors[ui].tree_numbers:
+        parts = tree.split(".")
+        for depth in range(len(parts) - 1, 0, -1):
+            ancestor = index.by_tree_number.get(".".join(parts[:depth]))
+            if ancestor is not None and ancestor != ui:
+                seen.setdefault(ancestor)
+    return list(seen)
 
-    def tree_ancestors(self, ui: str) -> list[str]:
-        """Descriptors on a proper tree-number prefix, nearest first per tree number, as the registry lists them."""
-        seen: dict[str, None] = {}
-        for tree in self.descriptors[ui].get("MN", []):
-            parts = tree.split(".")
-            for depth in range(len(parts) - 1, 0, -1):
-                ancestor = self.by_tree.get(".".join(parts[:depth]))
-                if ancestor is not None and ancestor != ui:
-                    seen.setdefault(ancestor)
-        return list(seen)
 
-    def pharmacological_actions(self, record: MeshRecord) -> list[str]:
-        """Descriptor UIs of a record's PA names; a name with no descriptor (renamed since) is skipped."""
-        found = []
-        for name in record.get("PA", []):
-            ui = self.by_heading.get(name.casefold())
-            if ui is None:
-                logger.warning("pharmacological action %r of %s has no descriptor", name, record["UI"][0])
-            else:
-                found.append(ui)
-        return found
-
-    def concept(self, spec: ConceptSpec) -> Concept:
-        """Resolve one curated heading to its vocabulary entry; unknown headings are an error, never a guess."""
-        key = spec.heading.casefold()
-        if key in self.by_heading:
-            return self._descriptor_concept(self.by_heading[key])
-        if key in self.by_name:
-            return self._supplement_concept(self.by_name[key])
-        raise KeyError(f"{spec.heading!r} is neither a descriptor (MH) nor a supplementary concept (NM)")
-
-    def _descriptor_concept(self, ui: str) -> Concept:
-        record = self.descriptors[ui]
+def resolve(index: MeshIndex, spec: ConceptSpec) -> Concept:
+    """One curated heading as a vocabulary entry; unknown headings are an error, never a guess."""
+    key = spec.heading.casefold()
+    if key in index.by_heading:
+        ui = index.by_heading[key]
         return {
             "id": registry_id(ui),
-            "term": self.term(ui),
+            "term": index.descriptors[ui].heading,
             "recordType": "descriptor",
-            "treeNumbers": list(record.get("MN", [])),
-            "pharmacologicalActions": [self.ref(pa) for pa in self.pharmacological_actions(record)],
-            "ancestors": [self.ref(a) for a in self.tree_ancestors(ui)],
+            "treeNumbers": list(index.descriptors[ui].tree_numbers),
+            "pharmacologicalActions": [_ref(index, pa) for pa in index.actions(ui)],
+            "ancestors": [_ref(index, a) for a in _tree_ancestors(index, ui)],
         }
+    by_name = {concept.name.casefold(): ui for ui, concept in index.concepts.items()}
+    if key not in by_name:
+        raise KeyError(f"{spec.heading!r} is neither a descriptor (MH) nor a supplementary concept (NM)")
+    ui = by_name[key]
+    actions = index.actions(ui)
+    ancestors: dict[str, None] = {}
+    for pa in actions:
+        ancestors.setdefault(pa)
+        for ancestor in _tree_ancestors(index, pa):
+            ancestors.setdefault(ancestor)
+    return {
+        "id": registry_id(ui),
+        "term": index.concepts[ui].name,
+        "recordType": "supplementary",
+        "treeNumbers": [],  # supplementary concepts have none; see their pharmacological actions
+        "pharmacologicalActions": [
+            {**_ref(index, pa), "treeNumbers": list(index.descriptors[pa].tree_numbers)} for pa in actions
+        ],
+        "ancestors": [_ref(index, a) for a in ancestors],
+    }
 
-    def _supplement_concept(self, ui: str) -> Concept:
-        record = self.supplements[ui]
-        actions = self.pharmacological_actions(record)
-        ancestors: dict[str, None] = {}
-        for pa in actions:
-            ancestors.setdefault(pa)
-            for ancestor in self.tree_ancestors(pa):
-                ancestors.setdefault(ancestor)
-        return {
-            "id": registry_id(ui),
-            "term": record["NM"][0],
-            "recordType": "supplementary",
-            "treeNumbers": [],  # supplementary concepts have none; see their pharmacological actions
-            "pharmacologicalActions": [
-                {**self.ref(pa), "treeNumbers": list(self.descriptors[pa].get("MN", []))} for pa in actions
-            ],
-            "ancestors": [self.ref(a) for a in ancestors],
-        }
+
+def demo_mesh_subset(index: MeshIndex, uis: Iterable[str]) -> str:
+    """The given concepts and everything above them (ancestors, pharmacological actions and theirs), written in
+    NLM's ASCII format so the demo loads its hierarchy through the same loader as the real files. The set is
+    closed under parents, so every tree number's parent is in it."""
+    wanted_concepts = {ui for ui in uis if ui in index.concepts}
+    wanted = {ui for ui in uis if ui in index.descriptors}
+    for ui in [*wanted, *wanted_concepts]:
+        wanted |= index.hierarchy(ui) | set(index.mapped(ui)) | set(index.actions(ui))
+    for ui in list(wanted):
+        wanted |= index.ancestors(ui)
+    lines: list[str] = []
+    for ui in sorted(wanted):
+        descriptor = index.descriptors[ui]
+        lines += ["*NEWRECORD", "RECTYPE = D", f"MH = {descriptor.heading}"]
+        lines += [f"MN = {tree}" for tree in descriptor.tree_numbers]
+        lines += [f"PA = {index.descriptors[pa].heading}" for pa in index.actions(ui) if pa in wanted]
+        lines += [f"UI = {ui}", ""]
+    for ui in sorted(wanted_concepts):
+        concept = index.concepts[ui]
+        lines += ["*NEWRECORD", "RECTYPE = C", f"NM = {concept.name}"]
+        lines += [f"HM = {'*' if major else ''}{heading}" for heading, major in concept.mapped_to]
+        lines += [f"PA = {name}" for name in concept.pharmacological_actions]
+        lines += [f"UI = {ui}", ""]
+    return "\n".join(lines)
 
 
 def _entry(index: MeshIndex, spec: ConceptSpec, *, with_type: bool) -> Concept:
-    entry = index.concept(spec)
+    entry = resolve(index, spec)
     entry["areas"] = list(spec.areas)
     entry["variants"] = list(spec.variants)
     if with_type:
@@ -345,16 +323,27 @@ def build_vocabulary(
     }
 
 
+def demo_mesh_ids(vocabulary: dict[str, Any]) -> list[str]:
+    """The MeSH ids the demo corpus uses: the vocabulary's and the seed trial's (normalised)."""
+    seed = json.loads(SEED.read_text(encoding="utf-8"))["derivedSection"]
+    entries = vocabulary["conditions"] + vocabulary["interventions"]
+    seed_terms = [term for module in seed.values() for term in module.get("meshes", [])]
+    return sorted({normalize_mesh_id(item["id"]) for item in entries + seed_terms})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point: write the vocabulary JSON and report its size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mesh-dir", type=Path, default=DEFAULT_MESH_DIR, help="folder with the MeSH .bin files")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write vocabulary.json")
+    parser.add_argument("--demo-mesh", type=Path, default=DEMO_MESH, help="where to write the demo's MeSH subset")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    vocabulary = build_vocabulary(MeshIndex.from_dir(args.mesh_dir))
+    index = load_index(args.mesh_dir)
+    vocabulary = build_vocabulary(index)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(vocabulary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    args.demo_mesh.write_text(demo_mesh_subset(index, demo_mesh_ids(vocabulary)), encoding="utf-8")
     logger.info(
         "wrote %s: %d conditions, %d interventions",
         args.output,
