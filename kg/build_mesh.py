@@ -86,7 +86,7 @@ def update_information_content(store: Store) -> int:
     for concept, count in counts.items():
         node = NamedNode(concept)
         ic = -math.log(count / total) if total else 0.0
-        quads.append(Quad(node, KG.trialCount, Literal(str(count), datatype=XSD.integer), IC_GRAPH))
+        quads.append(Quad(node, KG.trialsAtOrUnder, Literal(str(count), datatype=XSD.integer), IC_GRAPH))
         quads.append(Quad(node, KG.informationContent, Literal(f"{ic:.6f}", datatype=XSD.decimal), IC_GRAPH))
     store.replace_graphs({IC_GRAPH: quads})
     return len(counts)

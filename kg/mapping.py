@@ -233,7 +233,7 @@ class _TrialMapper:
         has_results = study.flag("hasResults")
         if has_results is not None:
             self.add(self.trial, KG.hasResults, _TRUE if has_results else _FALSE)
-        if study.data.get("synthetic") is not None:
+        if study.data.get("synthetic"):
             self.add(self.trial, KG.synthetic, _TRUE)
         return self.out
 
@@ -241,7 +241,7 @@ class _TrialMapper:
         t = self.trial
         self.add(t, RDF.type, SCHEMA.MedicalTrial)
         self.add(t, DCTERMS.identifier, Literal(self.nct_id))
-        self.add(t, SCHEMA.url, Literal(str(t.value)))
+        self.add(t, SCHEMA.url, t)
         self.text(t, KG.orgStudyId, module.obj("orgStudyIdInfo").text("id"))
         self.text(t, SCHEMA.name, module.text("briefTitle"))
         self.text(t, KG.officialTitle, module.text("officialTitle"))
@@ -376,6 +376,7 @@ class _TrialMapper:
         for kind, index, item in split_criteria(criteria or ""):
             criterion = DATA[f"trial/{self.nct_id}/eligibility/{kind}/{index}"]
             self.add(node, KG[f"{kind}Criterion"], criterion)
+            self.add(criterion, RDF.type, KG.Criterion)
             self.add(criterion, KG.position, Literal(str(index), datatype=XSD.integer))
             self.text(criterion, RDF.value, item)
         self.enum(node, KG.sex, "sex", module.text("sex"), f"{module.path}.sex")
@@ -398,9 +399,11 @@ class _TrialMapper:
         for index, item in enumerate(module.objs("locations"), start=1):
             facility, city = item.text("facility"), item.text("city")
             state, country = item.text("state"), item.text("country")
-            key = "|".join(part or "" for part in (facility, city, state, country))
+            # The zip code keeps apart sites with generic names ("Research Site") in one city.
+            key = "|".join(part or "" for part in (facility, city, state, item.text("zip"), country))
             site = DATA[f"site/{_slug(key)}"]
-            self.label_node(site, KG.Site, facility or ", ".join(p for p in (city, state, country) if p) or "?")
+            place = ", ".join(part for part in (city, state, country) if part)
+            self.label_node(site, KG.Site, facility or place or "(site without name or place)")
             for predicate, value in ((SCHEMA.addressLocality, city), (SCHEMA.addressRegion, state)):
                 if value:
                     self.shared(site, predicate, Literal(_clean(value, self.out.warnings)))

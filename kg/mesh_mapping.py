@@ -108,23 +108,21 @@ class MeshIndex:
 
     @cached_property
     def _closure(self) -> dict[str, frozenset[str]]:
+        """Everything reachable upwards from each descriptor: the transitive closure, as ``skos:broader+`` sees it
+        (a search per descriptor, so a cycle in the tree numbers is reported, not looped on or cut)."""
         closure: dict[str, frozenset[str]] = {}
-
-        def visit(ui: str, path: frozenset[str]) -> frozenset[str]:
-            if ui in closure:
-                return closure[ui]
-            found: set[str] = set()
-            for parent in self.parents.get(ui, ()):
-                if parent in path:
-                    self.problems.append(f"{ui}: tree numbers form a cycle through {parent}")
-                    continue
-                found.add(parent)
-                found |= visit(parent, path | {ui})
-            closure[ui] = frozenset(found)
-            return closure[ui]
-
         for ui in self.descriptors:
-            visit(ui, frozenset())
+            seen: set[str] = set()
+            stack = list(self.parents.get(ui, ()))
+            while stack:
+                parent = stack.pop()
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.extend(self.parents.get(parent, ()))
+            if ui in seen:
+                self.problems.append(f"{ui} {self.descriptors[ui].heading}: tree numbers make it its own ancestor")
+                seen.discard(ui)
+            closure[ui] = frozenset(seen)
         return closure
 
     def resolve_heading(self, heading: str, *, owner: str) -> str | None:

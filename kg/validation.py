@@ -56,7 +56,7 @@ def validate(store: Store, *, shapes: Path | None = None, limit: int | None = No
     class constraints hold) and the build graph. The 1,102 real trials (245k triples) take about 26 s of CPU
     (38 s on a busy machine), three quarters of it in pyshacl: as long as one run over the whole store, which
     was not slow enough to need chunks, but in 300 MB instead of 500 MB, and it lets ``limit`` pick trials.
-    Shared nodes no trial references are not checked.
+    Shared nodes no trial references, and the MeSH graphs, are not checked.
     """
     clock = time.perf_counter()
     shapes_graph = Graph().parse(shapes or DEFAULT_SHAPES, format="turtle")

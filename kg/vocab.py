@@ -86,7 +86,7 @@ PREFIXES: Final[dict[str, str]] = {
 
 #: Enumerations of the API v2 (code → human label). Each becomes an individual
 #: ``kg:{enumeration}/{CODE}`` with ``skos:notation`` and ``rdfs:label``; a code not listed here
-#: (the registry adds some now and then) still gets an IRI, labelled with its code.
+#: (the registry adds some now and then) still gets an IRI, with a warning in the build report.
 ENUMERATIONS: Final[dict[str, dict[str, str]]] = {
     "status": {
         "NOT_YET_RECRUITING": "Not yet recruiting",

@@ -120,9 +120,43 @@ def test_top_categories_sit_above_top_headings(mesh_store: Store) -> None:
     assert count.rows == [{"n": 16}]
 
 
-def test_descendants_and_trials_under(mesh_store: Store, real_studies: dict[str, Any]) -> None:
-    descendants = _labels(run(mesh_store, "descendants", {"concept": "D028581"}).rows)
-    assert "Lutetium" in descendants and "Lanthanoid Series Elements" not in descendants
+def test_ancestors_query_equals_the_index(mesh_store: Store) -> None:
+    index = _index()
+    for ui in ["D008187", "D004067", "D011471", "C447941", "D009369"]:
+        rows = run(mesh_store, "ancestors", {"concept": ui}).rows
+        expected = index.ancestors(ui) if ui.startswith("D") else index.hierarchy(ui)
+        assert {row["id"] for row in rows} == expected, ui
+        assert [row["depth"] for row in rows] == sorted((row["depth"] for row in rows), reverse=True)
+
+
+def test_concepts_by_label_matches_preferred_entry_and_registry_terms(mesh_store: Store) -> None:
+    def ids(label: str) -> list[object]:
+        return [row["id"] for row in run(mesh_store, "concepts_by_label", {"label": label}).rows]
+
+    assert ids("lutetium") == ["D008187"]
+    assert ids("NEOPLASMS BY SITE") == ["D009371"]
+    assert ids("lutetium Lu 177 dotatate") == ["C447941"]
+    assert ids('") } DROP ALL {') == []
+
+
+def test_descendants_of_lanthanoids(mesh_store: Store) -> None:
+    rows = run(mesh_store, "descendants", {"concept": "D028581"}).rows
+    index = _index()
+    expected = {ui for ui in index.descriptors if "D028581" in index.ancestors(ui)}
+    assert {row["id"] for row in rows if str(row["id"]).startswith("D")} == expected
+    assert "Lutetium" in _labels(rows) and "Lanthanoid Series Elements" not in _labels(rows)
+
+
+def test_trial_hierarchy_of_a_real_trial(mesh_store: Store, real_studies: dict[str, Any]) -> None:
+    study = real_studies["NCT00057759"]
+    rows = run(mesh_store, "trial_hierarchy", {"nct": "NCT00057759"}).rows
+    index = _index()
+    conditions = set().union(*(index.ancestors(ui) for ui in _terms(study, "condition")))
+    assert {row["id"] for row in rows if row["role"] == "condition"} == conditions
+    assert all(row["information_content"] is not None for row in rows)
+
+
+def test_trials_under_neoplasms_by_site(mesh_store: Store, real_studies: dict[str, Any]) -> None:
     under = {row["nct"] for row in run(mesh_store, "trials_under", {"concept": "D009371"}).rows}
     index = _index()
     expected = {
@@ -176,7 +210,7 @@ def test_mesh_ids_of_the_records_resolve(real_studies: dict[str, Any]) -> None:
 
 def test_information_content_follows_specificity(mesh_store: Store, real_studies: dict[str, Any]) -> None:
     query = ("PREFIX kg: <https://w3id.org/trialkg/vocab/> SELECT ?n ?ic WHERE { "
-             "<http://id.nlm.nih.gov/mesh/{ui}> kg:trialCount ?n ; kg:informationContent ?ic }")
+             "<http://id.nlm.nih.gov/mesh/{ui}> kg:trialsAtOrUnder ?n ; kg:informationContent ?ic }")
     neoplasms = mesh_store.select(query.replace("{ui}", "D009369")).rows[0]
     specific = mesh_store.select(query.replace("{ui}", "D011471")).rows[0]  # Prostatic Neoplasms
     assert neoplasms["n"] > specific["n"] and neoplasms["ic"] < specific["ic"]
