@@ -193,17 +193,20 @@ def mesh_quads(index: MeshIndex, *, version: str) -> Iterator[Quad]:
         yield q(category, SKOS.prefLabel, Literal(name))
         yield q(category, SKOS.notation, Literal(letter))
         yield q(category, SKOS.topConceptOf, SCHEME)
-    for ui, descriptor in index.descriptors.items():
+    def concept(ui: str, kind: NamedNode, label: str, synonyms: tuple[str, ...]) -> Iterator[Quad]:
         node = MESH[ui]
         yield q(node, RDF.type, SKOS.Concept)
-        yield q(node, RDF.type, KG.MeshDescriptor)
+        yield q(node, RDF.type, kind)
         yield q(node, SKOS.inScheme, SCHEME)
-        yield q(node, SKOS.prefLabel, Literal(descriptor.heading))
+        yield q(node, SKOS.prefLabel, Literal(label))
         yield q(node, SKOS.notation, Literal(ui))
+        yield from (q(node, SKOS.altLabel, Literal(term)) for term in synonyms if term != label)
+        yield from (q(node, KG.pharmacologicalAction, MESH[action]) for action in index.actions(ui))
+
+    for ui, descriptor in index.descriptors.items():
+        node = MESH[ui]
+        yield from concept(ui, KG.MeshDescriptor, descriptor.heading, descriptor.entry_terms)
         yield q(node, KG.depth, Literal(str(index.depth(ui)), datatype=XSD.integer))
-        for term in descriptor.entry_terms:
-            if term != descriptor.heading:
-                yield q(node, SKOS.altLabel, Literal(term))
         if descriptor.scope_note:
             yield q(node, SKOS.scopeNote, Literal(descriptor.scope_note))
         for tree in descriptor.tree_numbers:
@@ -214,22 +217,12 @@ def mesh_quads(index: MeshIndex, *, version: str) -> Iterator[Quad]:
             yield q(node, SKOS.broader, MESH[parent])
         for ancestor in index.ancestors(ui):
             yield q(node, KG.ancestor, MESH[ancestor])
-        for action in index.actions(ui):
-            yield q(node, KG.pharmacologicalAction, MESH[action])
-    for ui, concept in index.concepts.items():
+    for ui, record in index.concepts.items():
         node = MESH[ui]
-        yield q(node, RDF.type, SKOS.Concept)
-        yield q(node, RDF.type, KG.MeshSupplementaryConcept)
-        yield q(node, SKOS.inScheme, SCHEME)
-        yield q(node, SKOS.prefLabel, Literal(concept.name))
-        yield q(node, SKOS.notation, Literal(ui))
-        for term in concept.synonyms:
-            yield q(node, SKOS.altLabel, Literal(term))
-        for heading, major in concept.mapped_to:
+        yield from concept(ui, KG.MeshSupplementaryConcept, record.name, record.synonyms)
+        for heading, major in record.mapped_to:
             target = index.by_heading.get(heading.casefold())
             if target is not None:
                 yield q(node, KG.majorMappedTo if major else KG.mappedTo, MESH[target])
-        for action in index.actions(ui):
-            yield q(node, KG.pharmacologicalAction, MESH[action])
         for ancestor in index.hierarchy(ui):
             yield q(node, KG.ancestor, MESH[ancestor])

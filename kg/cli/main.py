@@ -269,6 +269,8 @@ def validate(store: StoreOption = None) -> None:
 
     with open_store(store, read_only=True) as opened:
         result = run_validation(opened)
+    for warning in result.warnings[:20]:
+        errors.print(f"warning: {warning}", markup=False, style="dim")
     for violation in result.violations[:50]:
         errors.print(violation, markup=False, style="yellow")
     if not result.conforms:
