@@ -49,12 +49,12 @@ def load_mesh(store: Store, paths: Iterable[Path | str], *, version: str | None 
     """Replace the store's MeSH graph with the vocabulary in ``paths`` (descriptor, supplementary and mtrees
     files, any order), then recompute information content. The year is read from the file names unless given."""
     started = time.perf_counter()
-    paths = [Path(path) for path in paths]
+    files = [Path(path) for path in paths]
     records = itertools.chain.from_iterable(
-        iter_trees(path) if path.name.startswith("mtrees") else iter_mesh_file(path) for path in paths
+        iter_trees(file) if file.name.startswith("mtrees") else iter_mesh_file(file) for file in files
     )
     index = MeshIndex.from_records(records)
-    years = sorted({match.group(0) for path in paths if (match := _YEAR.search(path.name))})
+    years = sorted({match.group(0) for file in files if (match := _YEAR.search(file.name))})
     report = MeshLoadReport(version=version or "/".join(years) or "unknown")
     quads = list(mesh_quads(index, version=report.version))
     report.problems = list(index.problems) + index.unresolved_headings()

@@ -127,7 +127,7 @@ def _to_descriptor(record: _Record) -> Descriptor:
         tree_numbers=tuple(_tree_number(value) for value in fields.get("MN", [])),
         entry_terms=tuple(dict.fromkeys(_first_term(v) for v in fields.get("ENTRY", []) + fields.get("PRINT ENTRY", []))),
         pharmacological_actions=tuple(fields.get("PA", [])),
-        scope_note=(fields.get("MS") or [None])[0],
+        scope_note=next(iter(fields.get("MS", [])), None),
     )
 
 
@@ -175,13 +175,12 @@ def iter_mesh_file(path: Path | str) -> Iterator[Descriptor | SupplementaryConce
             continue
         index += 1
         kind = (record.fields.get("RECTYPE") or [""])[0]
-        converter = {"D": _to_descriptor, "C": _to_supplementary}.get(kind)
-        if converter is None:
+        if kind not in ("D", "C"):
             if kind != "Q":  # qualifier records are valid MeSH, just not used
                 yield MeshProblem(str(path), f"record {index} (line {record.start_line})", f"unknown RECTYPE {kind!r}")
             continue
         try:
-            yield converter(record)
+            yield _to_descriptor(record) if kind == "D" else _to_supplementary(record)
         except ValueError as error:
             ui = (record.fields.get("UI") or ["?"])[0]
             yield MeshProblem(str(path), f"record {index} (line {record.start_line}, UI {ui})", f"{error}; skipped")
