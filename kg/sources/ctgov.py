@@ -40,6 +40,7 @@ _CHUNK: Final = 64 * 1024
 _READ_ERRORS: Final = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
 #: Stands in for bytes that are not UTF-8 until the record holding them is known (a Unicode noncharacter).
 _UNDECODABLE: Final = "\ufdd0"
+_NOT_UTF8: Final = "bytes that are not UTF-8 (is the file in another encoding?)"
 #: Starts the placeholder of a number the C parser cannot hold (another noncharacter).
 _BIG_NUMBER: Final = "\ufdd1"
 #: Escaped backslashes (to stay in step), surrogate pairs (kept), then lone surrogates (replaced).
@@ -48,6 +49,8 @@ _SURROGATE_ESCAPES: Final = re.compile(
 _STRING_END: Final = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|-?[0-9][0-9.eE+-]*', re.DOTALL)
 _BACKSLASHES_QUOTE: Final = re.compile(rb'\\+"')
+_HIGH_SURROGATE: Final = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+_LOW_SURROGATE: Final = re.compile(rb"\\u[dD][c-fC-F]")
 #: Bytes an escape or a number is made of: a piece passed on never ends in them (nor inside a character).
 _CUTTABLE: Final = frozenset(b"\\u0123456789abcdefABCDEF.+-")
 _TAIL: Final = 16
@@ -216,7 +219,12 @@ def _iter_lines(stream: IO[bytes], source: str) -> Iterator[Item]:
                 continue
             try:
                 value = json.loads(raw)
-            except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+            except UnicodeDecodeError:
+                nct_id = _nct_id(_loads_or_none(raw.decode("utf-8", "replace")))
+                yield SourceProblem(source, f"line {number}", f"{nct_id + ': ' if nct_id else ''}{_NOT_UTF8}; "
+                                                              "record skipped")
+                continue
+            except (ValueError, RecursionError) as error:
                 yield SourceProblem(source, f"line {number}", f"malformed JSON ({_describe(error)})")
                 continue
             for study in _unwrap(value):
@@ -233,6 +241,13 @@ def _record(value: Any, text: _ParserInput, source: str, position: str) -> Item:
             nct_id = _nct_id(value)
             return SourceProblem(source, position, f"{nct_id + ': ' if nct_id else ''}{problem}; record skipped")
     return SourceRecord(value, source, position)
+
+
+def _loads_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _nct_id(value: Any) -> str | None:
@@ -351,21 +366,40 @@ class _ParserInput(io.RawIOBase):
                         problem = problem or "a number that cannot be read"
                     else:
                         node[key] = number
-                elif self.undecodable and ((isinstance(item, str) and _UNDECODABLE in item)
-                                           or (isinstance(key, str) and _UNDECODABLE in key)):
-                    problem = "bytes that are not UTF-8 (is the file in another encoding?)"
+                elif self.undecodable and isinstance(item, str) and _UNDECODABLE in item:
+                    problem = _NOT_UTF8
+                if self.undecodable and isinstance(key, str) and _UNDECODABLE in key:
+                    problem = _NOT_UTF8
         return root[0], problem
 
 
 def _safe_cut(data: bytes) -> int:
     """Where to end a piece: before a tail that may hold part of an escape, a number or a character."""
-    cut = len(data) - _TAIL
-    floor = cut - _MAX_BACKTRACK
-    while cut > max(floor, 0) and data[cut - 1] in _CUTTABLE:
+    end = len(data) - _TAIL
+    if end <= 0:
+        return 0
+    floor = max(end - _MAX_BACKTRACK, 0)
+    cut = end
+    while cut > floor and data[cut - 1] in _CUTTABLE:
+        cut -= 1
+    if cut == floor > 0:  # a long run of escapes (text written as \\uXXXX) or digits
+        cut = _escape_start(data, floor, end)
+    if cut > 0 and data[cut - 1] == 0x5C and (cut - len(data[:cut].rstrip(b"\\"))) % 2:  # never split a \\ in two
         cut -= 1
     while cut > 0 and 0x80 <= data[cut] < 0xC0:
         cut -= 1
-    return max(cut, 0)
+    return cut
+
+
+def _escape_start(data: bytes, floor: int, end: int) -> int:
+    """The last escape in ``data[floor:end]`` that may start a piece: not the second half of a surrogate
+    pair, nor the second of a run of backslashes; ``end`` when there is none (a run of digits)."""
+    position = end
+    while (position := data.rfind(b"\\", floor + 1, position)) > floor:
+        if data[position - 1] != 0x5C and not (_LOW_SURROGATE.match(data, position)
+                                               and _HIGH_SURROGATE.fullmatch(data, max(position - 6, 0), position)):
+            return position
+    return end
 
 
 def _number(token: bytes) -> int | float | object | None:
