@@ -19,21 +19,32 @@ from kg.sources.ctgov import SourceProblem, iter_records
 from kg.store import Store, fresh_store
 from kg.vocab import DATA, KG, PROV, RDF, XSD
 
-__all__ = ["BUILD_GRAPH", "BuildFailed", "BuildReport", "build", "load_records"]
+__all__ = ["BUILD_GRAPH", "PRUNE_ORPHANS", "BuildFailed", "BuildReport", "build", "load_records"]
 
 logger = logging.getLogger(__name__)
 
 BUILD_GRAPH: Final = DATA["graph/build"]
 _BUILD: Final = DATA["build"]
 _FLUSH_QUADS: Final = 100_000
+#: Shared nodes no trial graph points to any more (left by a record replaced with a newer version).
+PRUNE_ORPHANS: Final = """
+DELETE { GRAPH <https://w3id.org/trialkg/id/graph/nodes> { ?node ?p ?o } }
+WHERE {
+  GRAPH <https://w3id.org/trialkg/id/graph/nodes> { ?node ?p ?o }
+  FILTER NOT EXISTS {
+    GRAPH ?g { ?trial ?link ?node }
+    FILTER(STRSTARTS(STR(?g), "https://w3id.org/trialkg/id/graph/NCT"))
+  }
+}"""
 _KEPT_MESSAGES: Final = 1_000
 
 
 class BuildFailed(RuntimeError):
-    """``--strict`` met a problem; the previous store is untouched."""
+    """``--strict`` met a problem, or nothing could be read; the previous store is untouched."""
 
     def __init__(self, report: BuildReport) -> None:
-        super().__init__(f"{len(report.problems)} problem(s) in strict mode; the previous store is untouched")
+        reason = "no trial could be read" if report.trials == 0 else f"{len(report.problems)} problem(s) in strict mode"
+        super().__init__(f"{reason}; the previous store is untouched")
         self.report = report
 
 
@@ -63,6 +74,7 @@ def load_records(store: Store, paths: Iterable[Path | str], report: BuildReport,
     only when its ``lastUpdatePostDate`` is newer. Memory holds one batch plus an id → date index."""
     seen: dict[str, str] = {}
     batch: list[Quad] = []
+    replaced = False
     for item in iter_records(paths):
         if on_record is not None:
             on_record()
@@ -89,6 +101,7 @@ def load_records(store: Store, paths: Iterable[Path | str], report: BuildReport,
                 continue
             store.add(batch)
             batch = []
+            replaced = True
             graph = trial_graph(mapped.nct_id)
             store.replace_graphs({graph: [quad for quad in mapped.quads if quad.graph_name == graph]})
             store.add(quad for quad in mapped.quads if quad.graph_name != graph)
@@ -99,6 +112,8 @@ def load_records(store: Store, paths: Iterable[Path | str], report: BuildReport,
             batch = []
     store.add(batch)
     report.trials = len(seen)
+    if replaced:
+        store.update(PRUNE_ORPHANS)
 
 
 def build(paths: list[Path | str], spec: str | None = None, *, strict: bool = False,
@@ -111,7 +126,7 @@ def build(paths: list[Path | str], spec: str | None = None, *, strict: bool = Fa
     with fresh_store(spec) as store:
         store.add(enumeration_quads())
         load_records(store, paths, report, on_record=on_record)
-        if strict and report.problems:
+        if (strict and report.problems) or report.trials == 0:
             raise BuildFailed(report)
         for row in store.select(
             "PREFIX kg: <https://w3id.org/trialkg/vocab/> "

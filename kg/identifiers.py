@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 __all__ = ["NCT_PATTERN", "is_nct_id", "normalize_mesh_id", "slug"]
 
-NCT_PATTERN: Final = re.compile(r"^NCT\d{8}$")
-_MESH_PATTERN: Final = re.compile(r"^([DC])0*(\d+)$")
+NCT_PATTERN: Final = re.compile(r"NCT[0-9]{8}\Z")
+_MESH_PATTERN: Final = re.compile(r"([DC])0*([0-9]{1,9})\Z")  # at most 9 significant digits
 
 #: Highest number MeSH still writes with 6 digits; every newer UI has 9 digits
 #: (``D066331`` is the last 6-digit descriptor, ``C588027`` the last 6-digit supplementary concept).
@@ -21,7 +21,7 @@ _MAX_SLUG: Final = 120
 
 def is_nct_id(value: object) -> bool:
     """True for a well-formed ClinicalTrials.gov id such as ``NCT07232407``."""
-    return isinstance(value, str) and NCT_PATTERN.match(value) is not None
+    return isinstance(value, str) and NCT_PATTERN.fullmatch(value) is not None
 
 
 def normalize_mesh_id(raw: str) -> str:
@@ -35,7 +35,7 @@ def normalize_mesh_id(raw: str) -> str:
     >>> normalize_mesh_id("C000447941")
     'C447941'
     """
-    match = _MESH_PATTERN.match(raw.strip())
+    match = _MESH_PATTERN.fullmatch(raw.strip())
     if match is None:
         raise ValueError(f"not a MeSH descriptor or supplementary concept UI: {raw!r}")
     prefix, digits = match.groups()
@@ -50,7 +50,8 @@ def slug(text: str) -> str:
     Two trials naming "Docetaxel" and "docetaxel " meet at one node. Very long names end in a hash so
     IRIs stay short and still unique.
     """
-    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    valid = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # lone surrogates → U+FFFD
+    folded = " ".join(unicodedata.normalize("NFKC", valid).casefold().split())
     if len(folded) > _MAX_SLUG:
         digest = hashlib.sha1(folded.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         folded = f"{folded[:_MAX_SLUG]}~{digest}"

@@ -144,7 +144,7 @@ class _Node:
 
     def text(self, key: str) -> str | None:
         value = self._typed(key, (str,), "a string")
-        return value if value else None
+        return value if value and not value.isspace() else None
 
     def integer(self, key: str) -> int | None:
         return self._typed(key, (int,), "an integer")
@@ -269,7 +269,7 @@ class _TrialMapper:
         name = sponsor.text("name")
         if name is None:
             return None
-        org = DATA[f"organization/{_slug(name)}"]
+        org = DATA[f"organization/{slug(name)}"]
         self.label_node(org, SCHEMA.Organization, name)
         self.enum(org, KG.sponsorClass, "sponsorClass", sponsor.text("class"), f"{sponsor.path}.class",
                   shared=True)
@@ -313,7 +313,7 @@ class _TrialMapper:
 
     def conditions(self, module: _Node) -> None:
         for name in module.texts("conditions"):
-            node = DATA[f"condition/{_slug(name)}"]
+            node = DATA[f"condition/{slug(name)}"]
             self.label_node(node, KG.Condition, name)
             self.add(self.trial, KG.condition, node)
         for keyword in module.texts("keywords"):
@@ -326,7 +326,7 @@ class _TrialMapper:
             if name is None:
                 raise RecordError(f"{item.path}.name: an intervention without a name")
             kind = item.text("type") or "OTHER"
-            node = DATA[f"intervention/{_slug(kind)}/{_slug(name)}"]
+            node = DATA[f"intervention/{slug(kind)}/{slug(name)}"]
             self.label_node(node, KG.Intervention, name)
             self.enum(node, KG.interventionType, "interventionType", kind, f"{item.path}.type", shared=True)
             self.add(self.trial, KG.intervention, node)
@@ -401,7 +401,7 @@ class _TrialMapper:
             state, country = item.text("state"), item.text("country")
             # The zip code keeps apart sites with generic names ("Research Site") in one city.
             key = "|".join(part or "" for part in (facility, city, state, item.text("zip"), country))
-            site = DATA[f"site/{_slug(key)}"]
+            site = DATA[f"site/{slug(key)}"]
             place = ", ".join(part for part in (city, state, country) if part)
             self.label_node(site, KG.Site, facility or place or "(site without name or place)")
             for predicate, value in ((SCHEMA.addressLocality, city), (SCHEMA.addressRegion, state)):
@@ -413,7 +413,7 @@ class _TrialMapper:
                 self.shared(site, SCHEMA.latitude, Literal(repr(lat), datatype=XSD.double))
                 self.shared(site, SCHEMA.longitude, Literal(repr(lon), datatype=XSD.double))
             if country:
-                country_node = DATA[f"country/{_slug(country)}"]
+                country_node = DATA[f"country/{slug(country)}"]
                 self.label_node(country_node, SCHEMA.Country, country)
                 self.shared(site, KG.country, country_node)
                 if country not in countries:
@@ -445,11 +445,6 @@ class _TrialMapper:
                     if term:
                         self.shared(concept, RDF.type, SKOS.Concept)
                         self.shared(concept, KG.registryTerm, Literal(_clean(term, self.out.warnings)))
-
-
-def _slug(text: str) -> str:
-    """:func:`slug` of text that may hold lone surrogates (``_clean`` warns about them where the text is kept)."""
-    return slug(_clean(text, []))
 
 
 def _is_calendar_date(value: str) -> bool:

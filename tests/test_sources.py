@@ -331,11 +331,6 @@ def test_duplicate_ties_and_missing_dates(tmp_path: Path, dates: tuple[str | Non
     assert trial_titles(spec) == {nct(1): kept}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kg.build.load_records replaces the dropped version's trial graph but not the shared nodes only it "
-    "named (here the condition 'Old only'), which stay in the nodes graph without a trial",
-)
 def test_a_dropped_duplicate_leaves_no_orphan_nodes(tmp_path: Path) -> None:
     (tmp_path / "dupes.json").write_bytes(
         dumps([study(1, updated="2020-01-01", condition="Old only"), study(1, updated="2024-01-01", condition="New")])

@@ -88,6 +88,10 @@ class Store(ABC):
         """Remove a named graph and all its quads (absent graphs are fine)."""
 
     @abstractmethod
+    def update(self, sparql: str) -> None:
+        """Run a SPARQL 1.1 Update request (the default graph being the union is a query-side convention)."""
+
+    @abstractmethod
     def select(self, sparql: str) -> QueryResult:
         """Run a SELECT or ASK query."""
 

@@ -55,6 +55,12 @@ class MemoryStore(Store):
     def remove_graph(self, graph: ox.NamedNode) -> None:
         self.inner.remove_graph(rdflib.URIRef(graph.value))
 
+    def update(self, sparql: str) -> None:
+        try:
+            self.inner.update(sparql)
+        except Exception as error:  # rdflib raises pyparsing and many other types for bad updates
+            raise StoreError(f"SPARQL Update error: {error}") from None
+
     def select(self, sparql: str) -> QueryResult:
         try:
             result = self.inner.query(sparql)

@@ -75,6 +75,12 @@ class OxigraphStore(Store):
         if self.inner.contains_named_graph(graph):
             self.inner.remove_graph(graph)
 
+    def update(self, sparql: str) -> None:
+        try:
+            self.inner.update(sparql)
+        except SyntaxError as error:
+            raise StoreError(f"SPARQL Update syntax error: {error}") from None
+
     def select(self, sparql: str) -> QueryResult:
         result = self._query(sparql)
         if isinstance(result, ox.QueryBoolean):
