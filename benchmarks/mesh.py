@@ -36,8 +36,10 @@ QUERIES = {
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 3),
-            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 3)}
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 3),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 3),
+    }
 
 
 def latencies(store: Store, concepts: list[str]) -> dict[str, Any]:
@@ -51,8 +53,11 @@ def latencies(store: Store, concepts: list[str]) -> dict[str, Any]:
             rows = store.select(query).rows
             samples.append(time.perf_counter() - started)
             answers.append(len(rows))
-        results[f"{kind} / {way}"] = {**percentiles(samples), "mean_results": round(statistics.mean(answers), 1),
-                                      "answers": answers}
+        results[f"{kind} / {way}"] = {
+            **percentiles(samples),
+            "mean_results": round(statistics.mean(answers), 1),
+            "answers": answers,
+        }
     for kind in ("ancestors", "descendants"):
         materialised, path = results[f"{kind} / materialised"], results[f"{kind} / property path"]
         assert materialised.pop("answers") == path.pop("answers"), f"{kind}: the two ways disagree"
@@ -61,9 +66,14 @@ def latencies(store: Store, concepts: list[str]) -> dict[str, Any]:
 
 def run(repeat: int, out: Path) -> dict[str, Any]:
     rng = random.Random(7)
-    report: dict[str, Any] = {"machine": {"python": platform.python_version(), "pyoxigraph": pyoxigraph.__version__,
-                                          "cpu": platform.processor() or platform.machine(),
-                                          "date": time.strftime("%Y-%m-%d")}}
+    report: dict[str, Any] = {
+        "machine": {
+            "python": platform.python_version(),
+            "pyoxigraph": pyoxigraph.__version__,
+            "cpu": platform.processor() or platform.machine(),
+            "date": time.strftime("%Y-%m-%d"),
+        }
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for label, spec in (("oxigraph on disk", f"oxigraph:{tmp}/store"), ("oxigraph in memory", "oxigraph:")):
             with fresh_store(spec) as store:
@@ -71,13 +81,19 @@ def run(repeat: int, out: Path) -> dict[str, Any]:
                 if spec == "oxigraph:":
                     queried = store
                     concepts = _sample(queried, rng, repeat)
-                    report[label] = {"load_s": round(loaded.seconds, 2), "quads": loaded.quads,
-                                     **latencies(queried, concepts)}
+                    report[label] = {
+                        "load_s": round(loaded.seconds, 2),
+                        "quads": loaded.quads,
+                        **latencies(queried, concepts),
+                    }
             if spec != "oxigraph:":
                 with open_store(spec, read_only=True) as queried:
                     concepts = _sample(queried, rng, repeat)
-                    report[label] = {"load_s": round(loaded.seconds, 2), "quads": loaded.quads,
-                                     **latencies(queried, concepts)}
+                    report[label] = {
+                        "load_s": round(loaded.seconds, 2),
+                        "quads": loaded.quads,
+                        **latencies(queried, concepts),
+                    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "mesh.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

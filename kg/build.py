@@ -68,8 +68,9 @@ class BuildReport:
         return len(self.problems)
 
 
-def load_records(store: Store, paths: Iterable[Path | str], report: BuildReport, *,
-                 on_record: Callable[[], None] | None = None) -> None:
+def load_records(
+    store: Store, paths: Iterable[Path | str], report: BuildReport, *, on_record: Callable[[], None] | None = None
+) -> None:
     """Map and add every record under ``paths`` to ``store``; a later duplicate replaces an earlier one
     only when its ``lastUpdatePostDate`` is newer. Memory holds one batch plus an id → date index."""
     seen: dict[str, str] = {}
@@ -116,8 +117,14 @@ def load_records(store: Store, paths: Iterable[Path | str], report: BuildReport,
         store.update(PRUNE_ORPHANS)
 
 
-def build(paths: list[Path | str], spec: str | None = None, *, strict: bool = False,
-          on_record: Callable[[], None] | None = None, mesh: list[Path] | None = None) -> BuildReport:
+def build(
+    paths: list[Path | str],
+    spec: str | None = None,
+    *,
+    strict: bool = False,
+    on_record: Callable[[], None] | None = None,
+    mesh: list[Path] | None = None,
+) -> BuildReport:
     """Build a new store from the given files and directories (and MeSH files, if given) and swap it in when
     complete. Information content is computed either way: from the loaded hierarchy, else the registry's lists."""
     started = datetime.now(timezone.utc)
@@ -145,6 +152,7 @@ def build(paths: list[Path | str], spec: str | None = None, *, strict: bool = Fa
 
 def _build_quads(report: BuildReport, started: datetime) -> list[Quad]:
     """The build's own provenance, in its own graph: what ``kg stats`` reports later."""
+
     def lit(value: object, datatype: str) -> Literal:
         return Literal(str(value), datatype=XSD[datatype])
 

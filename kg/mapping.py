@@ -60,8 +60,14 @@ _NCT_ID = re.compile(r"NCT[0-9]{8}\Z")
 _DATE_TYPES: Final = {10: XSD.date, 7: XSD.gYearMonth, 4: XSD.gYear}
 _ENUM_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}\Z")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Year|Month|Week|Day|Hour|Minute)s?\s*$", re.IGNORECASE)
-_AGE_UNIT_YEARS: Final = {"year": 1.0, "month": 1 / 12, "week": 7 / 365.25, "day": 1 / 365.25,
-                          "hour": 1 / 8766, "minute": 1 / 525960}
+_AGE_UNIT_YEARS: Final = {
+    "year": 1.0,
+    "month": 1 / 12,
+    "week": 7 / 365.25,
+    "day": 1 / 365.25,
+    "hour": 1 / 8766,
+    "minute": 1 / 525960,
+}
 _CRITERIA_HEADING = re.compile(r"^\s*(inclusion|exclusion)\s+criteria\s*:?\s*$", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[*\-•]|\d+[.)])\s+")
 _TRUE: Final = Literal("true", datatype=XSD.boolean)
@@ -78,8 +84,7 @@ _STATUS_DATES: Final = (
     ("lastUpdatePostDateStruct", "lastUpdatePosted", True),
     ("statusVerifiedDate", "statusVerified", False),
 )
-_OUTCOME_KINDS: Final = (("primaryOutcomes", "primary"), ("secondaryOutcomes", "secondary"),
-                         ("otherOutcomes", "other"))
+_OUTCOME_KINDS: Final = (("primaryOutcomes", "primary"), ("secondaryOutcomes", "secondary"), ("otherOutcomes", "other"))
 
 
 class RecordError(ValueError):
@@ -192,8 +197,16 @@ class _TrialMapper:
         if value:
             self.add(subject, predicate, Literal(_clean(value, self.out.warnings)))
 
-    def enum(self, subject: NamedNode, predicate: NamedNode, enumeration: str, code: str | None,
-             path: str, *, shared: bool = False) -> None:
+    def enum(
+        self,
+        subject: NamedNode,
+        predicate: NamedNode,
+        enumeration: str,
+        code: str | None,
+        path: str,
+        *,
+        shared: bool = False,
+    ) -> None:
         if code is None:
             return
         if not _ENUM_CODE.match(code):
@@ -252,8 +265,7 @@ class _TrialMapper:
         self.text(self.trial, KG.detailedDescription, module.text("detailedDescription"))
 
     def status(self, module: _Node) -> None:
-        self.enum(self.trial, KG.overallStatus, "status", module.text("overallStatus"),
-                  f"{module.path}.overallStatus")
+        self.enum(self.trial, KG.overallStatus, "status", module.text("overallStatus"), f"{module.path}.overallStatus")
         self.text(self.trial, KG.whyStopped, module.text("whyStopped"))
         for api_field, predicate, is_struct in _STATUS_DATES:
             path = f"{module.path}.{api_field}"
@@ -271,8 +283,7 @@ class _TrialMapper:
             return None
         org = DATA[f"organization/{slug(name)}"]
         self.label_node(org, SCHEMA.Organization, name)
-        self.enum(org, KG.sponsorClass, "sponsorClass", sponsor.text("class"), f"{sponsor.path}.class",
-                  shared=True)
+        self.enum(org, KG.sponsorClass, "sponsorClass", sponsor.text("class"), f"{sponsor.path}.class", shared=True)
         return org
 
     def sponsors(self, module: _Node) -> None:
@@ -287,8 +298,7 @@ class _TrialMapper:
             if node is not None:
                 self.add(self.trial, KG.collaborator, node)
         party = module.obj("responsibleParty")
-        self.enum(self.trial, KG.responsiblePartyType, "responsiblePartyType", party.text("type"),
-                  f"{party.path}.type")
+        self.enum(self.trial, KG.responsiblePartyType, "responsiblePartyType", party.text("type"), f"{party.path}.type")
 
     def design(self, module: _Node) -> None:
         t = self.trial
@@ -297,10 +307,14 @@ class _TrialMapper:
             self.enum(t, KG.phase, "phase", phase, f"{module.path}.phases")
         info = module.obj("designInfo")
         self.enum(t, KG.allocation, "allocation", info.text("allocation"), f"{info.path}.allocation")
-        self.enum(t, KG.interventionModel, "interventionModel", info.text("interventionModel"),
-                  f"{info.path}.interventionModel")
-        self.enum(t, KG.primaryPurpose, "primaryPurpose", info.text("primaryPurpose"),
-                  f"{info.path}.primaryPurpose")
+        self.enum(
+            t,
+            KG.interventionModel,
+            "interventionModel",
+            info.text("interventionModel"),
+            f"{info.path}.interventionModel",
+        )
+        self.enum(t, KG.primaryPurpose, "primaryPurpose", info.text("primaryPurpose"), f"{info.path}.primaryPurpose")
         masking = info.obj("maskingInfo")
         self.enum(t, KG.masking, "masking", masking.text("masking"), f"{masking.path}.masking")
         enrollment = module.obj("enrollmentInfo")
@@ -428,11 +442,12 @@ class _TrialMapper:
     def mesh(self, derived: _Node) -> None:
         version = derived.obj("miscInfoModule").text("versionHolder")
         self.text(self.trial, KG.dataVersion, version)
-        for module_name, kind in (("conditionBrowseModule", "condition"),
-                                  ("interventionBrowseModule", "intervention")):
+        for module_name, kind in (("conditionBrowseModule", "condition"), ("interventionBrowseModule", "intervention")):
             module = derived.obj(module_name)
-            for api_field, predicate in (("meshes", f"{kind}Mesh"),
-                                         ("ancestors", f"registry{kind.capitalize()}Ancestor")):
+            for api_field, predicate in (
+                ("meshes", f"{kind}Mesh"),
+                ("ancestors", f"registry{kind.capitalize()}Ancestor"),
+            ):
                 for item in module.objs(api_field):
                     raw_id, term = item.text("id"), item.text("term")
                     if raw_id is None:
@@ -523,4 +538,3 @@ def enumeration_quads() -> Iterator[Quad]:
             yield Quad(iri, RDF.type, KG[f"{enumeration[0].upper()}{enumeration[1:]}"], ENUM_GRAPH)
             yield Quad(iri, SKOS.notation, Literal(code), ENUM_GRAPH)
             yield Quad(iri, RDFS.label, Literal(label), ENUM_GRAPH)
-

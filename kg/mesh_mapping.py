@@ -73,8 +73,14 @@ class MeshIndex:
         for ui, descriptor in list(descriptors.items()):
             extra = trees.get(descriptor.heading.casefold())
             if extra and not descriptor.tree_numbers:
-                descriptors[ui] = Descriptor(ui, descriptor.heading, tuple(extra), descriptor.entry_terms,
-                                             descriptor.pharmacological_actions, descriptor.scope_note)
+                descriptors[ui] = Descriptor(
+                    ui,
+                    descriptor.heading,
+                    tuple(extra),
+                    descriptor.entry_terms,
+                    descriptor.pharmacological_actions,
+                    descriptor.scope_note,
+                )
         return index
 
     @cached_property
@@ -96,8 +102,9 @@ class MeshIndex:
                 if parent_tree:
                     parent = self.by_tree_number.get(parent_tree)
                     if parent is None:
-                        self.problems.append(f"{ui} {descriptor.heading}: no descriptor has parent tree number "
-                                             f"{parent_tree}")
+                        self.problems.append(
+                            f"{ui} {descriptor.heading}: no descriptor has parent tree number {parent_tree}"
+                        )
                     else:
                         found.add(parent)
         return parents
@@ -137,8 +144,10 @@ class MeshIndex:
 
     def unresolved_headings(self) -> list[str]:
         """Headings named by PA or HM fields that no loaded descriptor has (often a renamed descriptor)."""
-        return [f"no descriptor named {heading!r} (named by {len(owners)} record(s), e.g. {min(owners)})"
-                for heading, owners in sorted(self._unresolved.items())]
+        return [
+            f"no descriptor named {heading!r} (named by {len(owners)} record(s), e.g. {min(owners)})"
+            for heading, owners in sorted(self._unresolved.items())
+        ]
 
     def actions(self, ui: str) -> list[str]:
         """Pharmacological action descriptors of a descriptor or supplementary concept."""
@@ -193,6 +202,7 @@ def mesh_quads(index: MeshIndex, *, version: str) -> Iterator[Quad]:
         yield q(category, SKOS.prefLabel, Literal(name))
         yield q(category, SKOS.notation, Literal(letter))
         yield q(category, SKOS.topConceptOf, SCHEME)
+
     def concept(ui: str, kind: NamedNode, label: str, synonyms: tuple[str, ...]) -> Iterator[Quad]:
         node = MESH[ui]
         yield q(node, RDF.type, SKOS.Concept)

@@ -130,8 +130,10 @@ def bind(query: NamedQuery, values: Mapping[str, str]) -> str:
     declared = {parameter.name for parameter in query.parameters}
     unknown = set(values) - declared
     if unknown:
-        raise QueryError(f"{query.name} has no parameter {', '.join(sorted(unknown))}; it takes: "
-                         f"{', '.join(sorted(declared)) or 'none'}")
+        raise QueryError(
+            f"{query.name} has no parameter {', '.join(sorted(unknown))}; it takes: "
+            f"{', '.join(sorted(declared)) or 'none'}"
+        )
     missing = declared - set(values)
     if missing:
         raise QueryError(f"{query.name} needs --param {' '.join(f'{name}=…' for name in sorted(missing))}")
@@ -145,7 +147,7 @@ def bind(query: NamedQuery, values: Mapping[str, str]) -> str:
     block = f"\n  VALUES ({variables}) {{ ({row}) }}\n"
     match = _WHERE.search(query.text)
     assert match is not None  # checked when the file was parsed
-    return query.text[: match.end()] + block + query.text[match.end():]
+    return query.text[: match.end()] + block + query.text[match.end() :]
 
 
 def run(store: Store, name: str, values: Mapping[str, str] | None = None) -> QueryResult:

@@ -20,8 +20,9 @@ NSCLC = CTGOV_DATA / "nsclc-phase3-2025-12.json"
 def kg(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KG_HOME": str(home), "COLUMNS": "200"}
     env.pop("KG_STORE", None)
-    return subprocess.run([sys.executable, "-m", "kg", *args], capture_output=True, text=True, env=env,
-                          input=stdin, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kg", *args], capture_output=True, text=True, env=env, input=stdin, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +89,16 @@ def test_sparql_select_file_stdin_and_construct(home: Path, tmp_path: Path) -> N
 
 
 @needs_real_data
-@pytest.mark.parametrize(("fmt", "rdf_format"), [("ttl", ox.RdfFormat.TURTLE), ("nt", ox.RdfFormat.N_TRIPLES),
-                                                 ("nq", ox.RdfFormat.N_QUADS), ("trig", ox.RdfFormat.TRIG),
-                                                 ("jsonld", ox.RdfFormat.JSON_LD)])
+@pytest.mark.parametrize(
+    ("fmt", "rdf_format"),
+    [
+        ("ttl", ox.RdfFormat.TURTLE),
+        ("nt", ox.RdfFormat.N_TRIPLES),
+        ("nq", ox.RdfFormat.N_QUADS),
+        ("trig", ox.RdfFormat.TRIG),
+        ("jsonld", ox.RdfFormat.JSON_LD),
+    ],
+)
 def test_export_formats_parse_back(home: Path, tmp_path: Path, fmt: str, rdf_format: ox.RdfFormat) -> None:
     output = tmp_path / f"graph.{fmt}"
     result = kg("export", "--format", fmt, "-o", str(output), home=home)

@@ -400,10 +400,14 @@ def test_demo_mesh_subset_carries_real_hierarchies() -> None:
     assert [str(item) for item in items if isinstance(item, MeshProblem)] == []
     index = MeshIndex.from_records(items)
     assert {index.descriptors[a].heading for a in index.ancestors(LUTETIUM)} == {
-        "Lanthanoid Series Elements", "Metals, Rare Earth", "Elements", "Inorganic Chemicals",
-        "Transition Elements", "Metals"}
-    assert index.descriptors[LUTETIUM].tree_numbers == ("D01.268.558.362.562", "D01.268.956.311",
-                                                        "D01.552.550.399.562")
+        "Lanthanoid Series Elements",
+        "Metals, Rare Earth",
+        "Elements",
+        "Inorganic Chemicals",
+        "Transition Elements",
+        "Metals",
+    }
+    assert index.descriptors[LUTETIUM].tree_numbers == ("D01.268.558.362.562", "D01.268.956.311", "D01.552.550.399.562")
     _ = index.parents  # resolves every parent tree number, recording any it cannot
     assert index.problems == [] and index.unresolved_headings() == []
 

@@ -14,9 +14,18 @@ from kg.store import Store
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("D008175", "D008175"), ("D000008175", "D008175"), ("D000086382", "D000086382"), ("D066331", "D066331"),
-     ("D000066331", "D066331"), ("D000066388", "D000066388"), ("C447941", "C447941"), ("C000447941", "C447941"),
-     ("C000712521", "C000712521"), (" D009369 ", "D009369")],
+    [
+        ("D008175", "D008175"),
+        ("D000008175", "D008175"),
+        ("D000086382", "D000086382"),
+        ("D066331", "D066331"),
+        ("D000066331", "D066331"),
+        ("D000066388", "D000066388"),
+        ("C447941", "C447941"),
+        ("C000447941", "C447941"),
+        ("C000712521", "C000712521"),
+        (" D009369 ", "D009369"),
+    ],
 )
 def test_mesh_ids_normalise_to_the_ui_mesh_uses(raw: str, expected: str) -> None:
     assert normalize_mesh_id(raw) == expected
@@ -54,8 +63,9 @@ def test_criteria_without_headings_give_no_items() -> None:
     assert list(split_criteria("Adults with asthma.")) == []
 
 
-@pytest.mark.parametrize(("text", "years"), [("18 Years", 18.0), ("6 Months", 0.5), ("2 Weeks", 14 / 365.25),
-                                             ("N/A", None), ("", None)])
+@pytest.mark.parametrize(
+    ("text", "years"), [("18 Years", 18.0), ("6 Months", 0.5), ("2 Weeks", 14 / 365.25), ("N/A", None), ("", None)]
+)
 def test_ages_in_years(text: str, years: float | None) -> None:
     assert age_in_years(text) == (None if years is None else pytest.approx(years))
 
@@ -103,7 +113,11 @@ def test_every_real_record_maps_without_warnings(real_studies: dict[str, Any]) -
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("protocolSection", "designModule", "enrollmentInfo", "count"), "lots", "enrollmentInfo.count: expected an integer"),
+        (
+            ("protocolSection", "designModule", "enrollmentInfo", "count"),
+            "lots",
+            "enrollmentInfo.count: expected an integer",
+        ),
         (("protocolSection", "designModule", "phases"), "PHASE1", "designModule.phases: expected a list"),
         (("protocolSection", "statusModule", "startDateStruct", "date"), "soon", "is not a date"),
         (("protocolSection", "statusModule", "overallStatus"), "<b>open</b>", "is not a status code"),
@@ -111,8 +125,9 @@ def test_every_real_record_maps_without_warnings(real_studies: dict[str, Any]) -
         (("derivedSection", "conditionBrowseModule", "meshes"), [{"id": "X1", "term": "?"}], "not a MeSH"),
     ],
 )
-def test_wrong_types_name_the_field(real_studies: dict[str, Any], path: tuple[str, ...], value: object,
-                                    message: str) -> None:
+def test_wrong_types_name_the_field(
+    real_studies: dict[str, Any], path: tuple[str, ...], value: object, message: str
+) -> None:
     study = copy.deepcopy(next(iter(real_studies.values())))
     node = study
     for key in path[:-1]:
@@ -128,5 +143,4 @@ def test_unknown_fields_and_enum_codes_are_kept_with_a_warning(real_studies: dic
     study["protocolSection"]["designModule"]["phases"] = ["PHASE5"]
     mapped = map_study(study)
     assert any("unknown phase code 'PHASE5'" in w for w in mapped.warnings)
-    assert any(quad.object.value.endswith("/phase/PHASE5") for quad in mapped.quads
-               if hasattr(quad.object, "value"))
+    assert any(quad.object.value.endswith("/phase/PHASE5") for quad in mapped.quads if hasattr(quad.object, "value"))

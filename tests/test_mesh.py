@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -46,14 +46,17 @@ def test_reduced_files_read_completely() -> None:
 def test_every_field_of_the_real_nlm_format_is_read_or_ignored() -> None:
     descriptor, *_, concept = list(iter_mesh_file(FIXTURES / "full-format.bin"))
     assert descriptor == Descriptor(
-        ui="D000001", heading="Calcimycin", tree_numbers=("D03.633.100.221.173",),
+        ui="D000001",
+        heading="Calcimycin",
+        tree_numbers=("D03.633.100.221.173",),
         entry_terms=("A-23187", "A23187", "Antibiotic A23187", "A 23187"),
         pharmacological_actions=("Anti-Bacterial Agents", "Calcium Ionophores"),
         scope_note=descriptor.scope_note,
     )
     assert descriptor.scope_note and descriptor.scope_note.startswith("An ionophorous, polyether antibiotic")
     assert concept == SupplementaryConcept(
-        ui="C000002", name="1,2-diacyl-sn-glycerol 3-phosphate",
+        ui="C000002",
+        name="1,2-diacyl-sn-glycerol 3-phosphate",
         mapped_to=(("Calcimycin", True), ("Anti-Bacterial Agents", False)),
         pharmacological_actions=("Calcium Ionophores",),
         synonyms=("1,2-diacylglycerol 3-phosphate", "L-alpha-phosphatidic acid"),
@@ -103,10 +106,19 @@ def test_lutetium_parents_and_ancestors(mesh_store: Store) -> None:
     ).rows
     assert _labels(parents) == {"Lanthanoid Series Elements", "Transition Elements"}
     found = ancestors(mesh_store, [LUTETIUM, "Digestive System Neoplasms"])
-    assert _labels(found[LUTETIUM]) == {"Lanthanoid Series Elements", "Metals, Rare Earth", "Elements",
-                                        "Inorganic Chemicals", "Transition Elements", "Metals"}
-    assert _labels(found["Digestive System Neoplasms"]) == {"Neoplasms by Site", "Neoplasms",
-                                                            "Digestive System Diseases"}
+    assert _labels(found[LUTETIUM]) == {
+        "Lanthanoid Series Elements",
+        "Metals, Rare Earth",
+        "Elements",
+        "Inorganic Chemicals",
+        "Transition Elements",
+        "Metals",
+    }
+    assert _labels(found["Digestive System Neoplasms"]) == {
+        "Neoplasms by Site",
+        "Neoplasms",
+        "Digestive System Diseases",
+    }
     assert found[LUTETIUM][0]["label"] == "Lanthanoid Series Elements"  # deepest first
 
 
@@ -160,8 +172,11 @@ def test_trials_under_neoplasms_by_site(mesh_store: Store, real_studies: dict[st
     under = {row["nct"] for row in run(mesh_store, "trials_under", {"concept": "D009371"}).rows}
     index = _index()
     expected = {
-        nct for nct, study in real_studies.items()
-        if any("D009371" in index.ancestors(ui) | {ui} for ui in _terms(study, "condition") + _terms(study, "intervention"))
+        nct
+        for nct, study in real_studies.items()
+        if any(
+            "D009371" in index.ancestors(ui) | {ui} for ui in _terms(study, "condition") + _terms(study, "intervention")
+        )
     }
     assert under == expected and len(under) > 10
 
@@ -176,8 +191,9 @@ def _terms(study: dict[str, Any], kind: str, field: str = "meshes") -> list[str]
 
 
 @pytest.mark.parametrize(("kind", "at_least"), [("condition", 1.0), ("intervention", 0.98)])
-def test_registry_ancestors_are_among_ours(mesh_store: Store, real_studies: dict[str, Any], kind: str,
-                                           at_least: float) -> None:
+def test_registry_ancestors_are_among_ours(
+    mesh_store: Store, real_studies: dict[str, Any], kind: str, at_least: float
+) -> None:
     """Over every real record, the ancestors the registry lists are among those our graph computes."""
     listed = found = 0
     misses: list[str] = []
@@ -199,8 +215,13 @@ def test_mesh_ids_of_the_records_resolve(real_studies: dict[str, Any]) -> None:
     if not DESCRIPTORS.is_file():
         pytest.skip(f"MeSH files not found at {MESH_DATA}")
     index = _index()
-    ids = {ui for study in real_studies.values() for kind in ("condition", "intervention")
-           for field in ("meshes", "ancestors") for ui in _terms(study, kind, field)}
+    ids = {
+        ui
+        for study in real_studies.values()
+        for kind in ("condition", "intervention")
+        for field in ("meshes", "ancestors")
+        for ui in _terms(study, kind, field)
+    }
     unresolved = sorted(ui for ui in ids if ui not in index.descriptors and ui not in index.concepts)
     print(f"{len(ids)} distinct MeSH ids, {len(unresolved)} unresolved: {unresolved}")
     assert [ui for ui in unresolved if ui.startswith("D")] == []
@@ -209,15 +230,18 @@ def test_mesh_ids_of_the_records_resolve(real_studies: dict[str, Any]) -> None:
 
 
 def test_information_content_follows_specificity(mesh_store: Store, real_studies: dict[str, Any]) -> None:
-    query = ("PREFIX kg: <https://w3id.org/trialkg/vocab/> SELECT ?n ?ic WHERE { "
-             "<http://id.nlm.nih.gov/mesh/{ui}> kg:trialsAtOrUnder ?n ; kg:informationContent ?ic }")
+    query = (
+        "PREFIX kg: <https://w3id.org/trialkg/vocab/> SELECT ?n ?ic WHERE { "
+        "<http://id.nlm.nih.gov/mesh/{ui}> kg:trialsAtOrUnder ?n ; kg:informationContent ?ic }"
+    )
     neoplasms = mesh_store.select(query.replace("{ui}", "D009369")).rows[0]
     specific = mesh_store.select(query.replace("{ui}", "D011471")).rows[0]  # Prostatic Neoplasms
     assert neoplasms["n"] > specific["n"] and neoplasms["ic"] < specific["ic"]
     index = _index()
     expected = sum(
         any("D009369" in index.ancestors(ui) | {ui} for ui in _terms(s, kind) + _terms(s, kind, "ancestors"))
-        for s in real_studies.values() for kind in ("condition",)
+        for s in real_studies.values()
+        for kind in ("condition",)
     )
     assert neoplasms["n"] >= expected > 0
 
@@ -236,15 +260,24 @@ def test_without_mesh_the_registry_lists_are_used_and_said(real_store: Store) ->
 @needs_mesh
 def test_cli_ancestors_json(tmp_path: Path) -> None:
     env = {**os.environ, "KG_HOME": str(tmp_path)}
-    demo = json.dumps({"protocolSection": {"identificationModule": {"nctId": "NCT99999991", "briefTitle": "x"}},
-                       "synthetic": {"generator": "tests"}})
+    demo = json.dumps(
+        {
+            "protocolSection": {"identificationModule": {"nctId": "NCT99999991", "briefTitle": "x"}},
+            "synthetic": {"generator": "tests"},
+        }
+    )
     (tmp_path / "one.json").write_text(demo)
     kg = [sys.executable, "-m", "kg"]
     subprocess.run([*kg, "build", str(tmp_path / "one.json")], env=env, check=True, capture_output=True)
     loaded = subprocess.run([*kg, "mesh", "load", str(DESCRIPTORS)], env=env, capture_output=True, text=True)
     assert loaded.returncode == 0 and "30,762 descriptors" in loaded.stderr
-    result = subprocess.run([*kg, "ancestors", "D000008187", "Lutetium", "--format", "json"], env=env,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [*kg, "ancestors", "D000008187", "Lutetium", "--format", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     answer = json.loads(result.stdout)
     assert list(answer) == ["D000008187", "Lutetium"]
     assert answer["D000008187"] == answer["Lutetium"]
@@ -257,9 +290,9 @@ class _Replay(http.server.BaseHTTPRequestHandler):
     body = b""
     failures = 0
     truncate = False
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         type(self).requests.append(self.path)
         if type(self).failures > 0:
             type(self).failures -= 1

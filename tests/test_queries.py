@@ -39,7 +39,9 @@ def test_every_query_has_a_test() -> None:
     from tests.conftest import REPO
 
     source = "\n".join(path.read_text(encoding="utf-8") for path in (REPO / "tests").glob("test_*.py"))
-    untested = {q.name for q in list_queries() if f"def test_{q.name}(" not in source and f"def test_{q.name}_" not in source}
+    untested = {
+        q.name for q in list_queries() if f"def test_{q.name}(" not in source and f"def test_{q.name}_" not in source
+    }
     assert not untested, f"named queries without a test here: {sorted(untested)}"
 
 
@@ -106,8 +108,12 @@ def test_enrollment_by_phase(real_store: Store, real_studies: dict[str, Study]) 
     assert set(rows) == set(values)
     for phase, counts in values.items():
         row = rows[phase]
-        assert (row["trials"], row["min"], row["max"], row["total"]) == (len(counts), min(counts), max(counts),
-                                                                         sum(counts))
+        assert (row["trials"], row["min"], row["max"], row["total"]) == (
+            len(counts),
+            min(counts),
+            max(counts),
+            sum(counts),
+        )
         assert row["mean"] == pytest.approx(mean(counts))
 
 
@@ -192,7 +198,9 @@ def test_trial_parts(real_store: Store, real_studies: dict[str, Study]) -> None:
         assert parts["secondary outcome"] == len(outcomes.get("secondaryOutcomes", []))
         assert parts["arm"] == len(arms.get("armGroups", []))
         assert parts["site"] == len(_protocol(study, "contactsLocationsModule").get("locations", []))
-        names = {(i.get("type", "OTHER"), " ".join(i["name"].casefold().split())) for i in arms.get("interventions", [])}
+        names = {
+            (i.get("type", "OTHER"), " ".join(i["name"].casefold().split())) for i in arms.get("interventions", [])
+        }
         assert parts["intervention"] == len(names)
 
 
@@ -202,7 +210,7 @@ def test_parameters_are_bound_not_formatted() -> None:
     hostile = '") } } ; DROP ALL ; SELECT * WHERE { ?s ?p ?o FILTER("'
     text = bind(query, {"condition": hostile})
     assert text.count("DROP ALL") == 1 and '\\") } } ; DROP ALL' in text
-    assert text.replace(text[text.index("\n  VALUES"): text.index("}\n", text.index("\n  VALUES")) + 2], "") == (
+    assert text.replace(text[text.index("\n  VALUES") : text.index("}\n", text.index("\n  VALUES")) + 2], "") == (
         query.text
     )
 

@@ -47,9 +47,17 @@ def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("the oxigraph server is not installed (pip install oxigraph; it is in the test extras)")
     port = _free_port()
     process = subprocess.Popen(
-        [binary, "serve", "--location", str(tmp_path_factory.mktemp("server")), "--bind", f"127.0.0.1:{port}",
-         "--union-default-graph"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            binary,
+            "serve",
+            "--location",
+            str(tmp_path_factory.mktemp("server")),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--union-default-graph",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}/query"
     deadline = time.monotonic() + 30
@@ -117,35 +125,46 @@ def test_remove_graph(store: Store) -> None:
 
 def test_values_convert_the_same_everywhere(store: Store) -> None:
     xsd = "http://www.w3.org/2001/XMLSchema#"
-    store.add([
-        ox.Quad(S, P, ox.Literal("42", datatype=ox.NamedNode(xsd + "integer")), G1),
-        ox.Quad(S, Q, ox.Literal("2.5", datatype=ox.NamedNode(xsd + "decimal")), G1),
-        ox.Quad(S, ox.NamedNode(EX + "b"), ox.Literal("true", datatype=ox.NamedNode(xsd + "boolean")), G1),
-        ox.Quad(S, ox.NamedNode(EX + "d"), ox.Literal("2025-11", datatype=ox.NamedNode(xsd + "gYearMonth")), G1),
-        ox.Quad(S, ox.NamedNode(EX + "t"), ox.Literal('<script>"x"</script>\n'), G1),
-    ])
+    store.add(
+        [
+            ox.Quad(S, P, ox.Literal("42", datatype=ox.NamedNode(xsd + "integer")), G1),
+            ox.Quad(S, Q, ox.Literal("2.5", datatype=ox.NamedNode(xsd + "decimal")), G1),
+            ox.Quad(S, ox.NamedNode(EX + "b"), ox.Literal("true", datatype=ox.NamedNode(xsd + "boolean")), G1),
+            ox.Quad(S, ox.NamedNode(EX + "d"), ox.Literal("2025-11", datatype=ox.NamedNode(xsd + "gYearMonth")), G1),
+            ox.Quad(S, ox.NamedNode(EX + "t"), ox.Literal('<script>"x"</script>\n'), G1),
+        ]
+    )
     result = store.select(
         f"PREFIX ex: <{EX}> SELECT ?i ?dec ?b ?d ?t ?missing WHERE {{ ex:s ex:p ?i ; ex:q ?dec ; ex:b ?b ; ex:d ?d ; "
         "ex:t ?t OPTIONAL { ex:s ex:nothing ?missing } }"
     )
     assert result.variables == ["i", "dec", "b", "d", "t", "missing"]
-    assert result.rows == [{"i": 42, "dec": 2.5, "b": True, "d": "2025-11", "t": '<script>"x"</script>\n',
-                            "missing": None}]
+    assert result.rows == [
+        {"i": 42, "dec": 2.5, "b": True, "d": "2025-11", "t": '<script>"x"</script>\n', "missing": None}
+    ]
 
 
 def test_ask_and_construct(store: Store) -> None:
     store.add([_quad("a", G1)])
     assert store.select(f"ASK {{ <{S.value}> <{P.value}> 'a' }}").rows == [{"ask": True}]
     assert store.select(f"ASK {{ <{S.value}> <{P.value}> 'zzz' }}").rows == [{"ask": False}]
-    triples = [quad.triple for quad in ox.parse(store.construct("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"),
-                                                format=ox.RdfFormat.N_TRIPLES)]
+    triples = [
+        quad.triple
+        for quad in ox.parse(
+            store.construct("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"), format=ox.RdfFormat.N_TRIPLES
+        )
+    ]
     assert triples == [ox.Triple(S, P, ox.Literal("a"))]
 
 
 @pytest.mark.parametrize(
     ("media_type", "fmt", "expected"),
-    [("application/n-quads", ox.RdfFormat.N_QUADS, 3), ("application/trig", ox.RdfFormat.TRIG, 3),
-     ("text/turtle", ox.RdfFormat.TURTLE, 2), ("application/n-triples", ox.RdfFormat.N_TRIPLES, 2)],
+    [
+        ("application/n-quads", ox.RdfFormat.N_QUADS, 3),
+        ("application/trig", ox.RdfFormat.TRIG, 3),
+        ("text/turtle", ox.RdfFormat.TURTLE, 2),
+        ("application/n-triples", ox.RdfFormat.N_TRIPLES, 2),
+    ],
 )
 def test_dump_round_trips(store: Store, media_type: str, fmt: ox.RdfFormat, expected: int) -> None:
     """Dataset formats keep each graph's quads; triple formats give the union (the shared triple once)."""
@@ -207,8 +226,13 @@ def _sample_trial_with_demo_mesh() -> str:
 
 
 def _params(name: str) -> dict[str, str]:
-    values = {"nct": _sample_trial_with_demo_mesh(), "condition": "neoplasms", "intervention": "placebo",
-              "concept": "D009371", "label": "Neoplasms"}
+    values = {
+        "nct": _sample_trial_with_demo_mesh(),
+        "condition": "neoplasms",
+        "intervention": "placebo",
+        "concept": "D009371",
+        "label": "Neoplasms",
+    }
     query = next(q for q in list_queries() if q.name == name)
     return {p.name: values[p.name] for p in query.parameters}
 

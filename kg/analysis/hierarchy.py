@@ -14,7 +14,6 @@ __all__ = ["ancestors", "mesh_loaded", "resolve_concepts", "trial_hierarchy"]
 _LOADED = "ASK { ?c a <https://w3id.org/trialkg/vocab/MeshDescriptor> }"
 
 
-
 def mesh_loaded(store: Store) -> bool:
     return bool(store.select(_LOADED).rows[0]["ask"])
 
@@ -31,8 +30,10 @@ def resolve_concepts(store: Store, key: str) -> list[str]:
 def ancestors(store: Store, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
     """For each given id or label, its ancestors as ``{"id", "label", "depth"}``, deepest first."""
     if not mesh_loaded(store):
-        raise QueryError("no MeSH vocabulary is loaded in this store: run `kg mesh load d2024.bin c2024.bin` "
-                         "(or `kg mesh download --load`)")
+        raise QueryError(
+            "no MeSH vocabulary is loaded in this store: run `kg mesh load d2024.bin c2024.bin` "
+            "(or `kg mesh download --load`)"
+        )
     answer: dict[str, list[dict[str, Any]]] = {}
     for key in keys:
         uis = resolve_concepts(store, key)
@@ -50,9 +51,11 @@ def trial_hierarchy(store: Store, nct_id: str) -> dict[str, Any]:
         rows = run(store, "trial_hierarchy", {"nct": nct_id}).rows
         source = "MeSH vocabulary (loaded)"
     else:
-        rows = [{"role": str(row["role"]).removesuffix(" ancestor"), "id": row["mesh_id"], "label": row["term"]}
-                for row in run(store, "trial_mesh", {"nct": nct_id}).rows
-                if str(row["role"]).endswith("ancestor")]
+        rows = [
+            {"role": str(row["role"]).removesuffix(" ancestor"), "id": row["mesh_id"], "label": row["term"]}
+            for row in run(store, "trial_mesh", {"nct": nct_id}).rows
+            if str(row["role"]).endswith("ancestor")
+        ]
         source = "the registry's derived ancestor lists (no MeSH file loaded)"
     hierarchy: dict[str, Any] = {"source": source, "condition": [], "intervention": []}
     for row in rows:

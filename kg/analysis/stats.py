@@ -12,28 +12,46 @@ _PROLOGUE = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
 PREFIX schema: <https://schema.org/>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 """
-_NODE_TYPES = _PROLOGUE + """
+_NODE_TYPES = (
+    _PROLOGUE
+    + """
 SELECT ?type (COUNT(DISTINCT ?node) AS ?n) WHERE {
   VALUES ?type { schema:MedicalTrial kg:Condition kg:Intervention schema:Organization kg:Site schema:Country
                  kg:Arm kg:Outcome kg:TrialSite skos:Concept }
   ?node a ?type
 } GROUP BY ?type"""
+)
 _VERSIONS = _PROLOGUE + "SELECT ?version (COUNT(?t) AS ?n) WHERE { ?t kg:dataVersion ?version } GROUP BY ?version"
-_BUILD = _PROLOGUE + """
+_BUILD = (
+    _PROLOGUE
+    + """
 SELECT ?trials ?records ?skipped ?duplicates ?warnings ?started ?ended WHERE {
   ?b a kg:Build ; kg:trialCount ?trials ; kg:recordCount ?records ; kg:skippedCount ?skipped ;
      kg:duplicatesDropped ?duplicates ; kg:warningCount ?warnings .
   OPTIONAL { ?b <http://www.w3.org/ns/prov#startedAtTime> ?started ; <http://www.w3.org/ns/prov#endedAtTime> ?ended }
 }"""
+)
 _PROBLEMS = _PROLOGUE + "SELECT ?problem WHERE { ?b a kg:Build ; kg:problem ?problem }"
 _SYNTHETIC = _PROLOGUE + "SELECT (COUNT(?t) AS ?n) WHERE { ?t kg:synthetic true }"
-_MESH = _PROLOGUE + """
+_MESH = (
+    _PROLOGUE
+    + """
 SELECT ?version (COUNT(?d) AS ?descriptors) WHERE {
   ?scheme kg:meshVersion ?version . ?d a kg:MeshDescriptor
 } GROUP BY ?version"""
-_LOCAL_NAMES = {"MedicalTrial": "trials", "Condition": "conditions", "Intervention": "interventions",
-                "Organization": "organizations", "Site": "sites", "Country": "countries", "Arm": "arms",
-                "Outcome": "outcomes", "TrialSite": "trial_sites", "Concept": "mesh_concepts"}
+)
+_LOCAL_NAMES = {
+    "MedicalTrial": "trials",
+    "Condition": "conditions",
+    "Intervention": "interventions",
+    "Organization": "organizations",
+    "Site": "sites",
+    "Country": "countries",
+    "Arm": "arms",
+    "Outcome": "outcomes",
+    "TrialSite": "trial_sites",
+    "Concept": "mesh_concepts",
+}
 
 
 def graph_stats(store: Store) -> dict[str, Any]:
@@ -55,9 +73,12 @@ def graph_stats(store: Store) -> dict[str, Any]:
         "warnings": last.get("warnings", 0),
         "synthetic_trials": store.select(_SYNTHETIC).rows[0]["n"],
         "nodes": dict(sorted(nodes.items())),
-        "data_versions": {str(row["version"]): row["n"] for row in sorted(
-            store.select(_VERSIONS).rows, key=lambda row: str(row["version"]))},
-        "mesh_hierarchy": f"MeSH {mesh[0]['version']} loaded ({mesh[0]['descriptors']:,} descriptors)" if mesh
+        "data_versions": {
+            str(row["version"]): row["n"]
+            for row in sorted(store.select(_VERSIONS).rows, key=lambda row: str(row["version"]))
+        },
+        "mesh_hierarchy": f"MeSH {mesh[0]['version']} loaded ({mesh[0]['descriptors']:,} descriptors)"
+        if mesh
         else "no MeSH file loaded: hierarchies use the registry's derived ancestor lists",
         "built": last.get("ended"),
         "problems": [row["problem"] for row in store.select(_PROBLEMS).rows],

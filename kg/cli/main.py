@@ -30,9 +30,13 @@ app = typer.Typer(
 
 StoreOption = Annotated[
     Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option("--store", "-s", envvar="KG_STORE", show_default=False,
-                 help="oxigraph:PATH (default: $KG_HOME/store), oxigraph: (in memory), memory: (rdflib), "
-                      "or sparql:URL."),
+    typer.Option(
+        "--store",
+        "-s",
+        envvar="KG_STORE",
+        show_default=False,
+        help="oxigraph:PATH (default: $KG_HOME/store), oxigraph: (in memory), memory: (rdflib), or sparql:URL.",
+    ),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -45,18 +49,29 @@ class ExportFormat(str, Enum):
     jsonld = "jsonld"
 
 
-_MEDIA_TYPES = {"ttl": "text/turtle", "nt": "application/n-triples", "nq": "application/n-quads",
-                "trig": "application/trig", "jsonld": "application/ld+json"}
+_MEDIA_TYPES = {
+    "ttl": "text/turtle",
+    "nt": "application/n-triples",
+    "nq": "application/n-quads",
+    "trig": "application/trig",
+    "jsonld": "application/ld+json",
+}
 
 
 @app.command()
 def build(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories of API v2 study JSON "
-                                                     "(.json, .jsonl, .zip, .gz).", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or directories of API v2 study JSON (.json, .jsonl, .zip, .gz).", show_default=False
+        ),
+    ],
     store: StoreOption = None,
     strict: Annotated[bool, typer.Option(help="Exit non-zero, keeping the previous store, on any problem.")] = False,
-    mesh: Annotated[list[Path], typer.Option(help="MeSH files to load into the new store (d2024.bin, c2024.bin, "
-                                                  "mtrees2024.bin); repeatable.")] = [],  # noqa: B006
+    mesh: Annotated[
+        list[Path],
+        typer.Option(help="MeSH files to load into the new store (d2024.bin, c2024.bin, mtrees2024.bin); repeatable."),
+    ] = [],  # noqa: B006
 ) -> None:
     """Build a new store from study records; it replaces the old one only when complete."""
     from kg.build import BuildFailed
@@ -77,7 +92,9 @@ def build(
     errors.print(
         f"Built {report.trials:,} trials ({report.quads:,} quads) from {report.records:,} records in "
         f"{report.seconds:.1f} s: {report.skipped} skipped, {report.duplicates_dropped} duplicate(s) dropped "
-        f"(the latest lastUpdatePostDate kept), {len(report.warnings)} warning(s).", markup=False)
+        f"(the latest lastUpdatePostDate kept), {len(report.warnings)} warning(s).",
+        markup=False,
+    )
     if report.mesh is not None:
         _print_mesh_report(report.mesh)
 
@@ -85,9 +102,11 @@ def build(
 def _print_mesh_report(report: MeshLoadReport) -> None:
     for problem in report.problems[:20]:
         errors.print(f"MeSH: {problem}", markup=False, style="yellow")
-    errors.print(f"MeSH {report.version}: {report.descriptors:,} descriptors, {report.supplementary:,} supplementary "
-                 f"concepts, {report.quads:,} quads in {report.seconds:.1f} s; {len(report.problems)} problem(s).",
-                 markup=False)
+    errors.print(
+        f"MeSH {report.version}: {report.descriptors:,} descriptors, {report.supplementary:,} supplementary "
+        f"concepts, {report.quads:,} quads in {report.seconds:.1f} s; {len(report.problems)} problem(s).",
+        markup=False,
+    )
 
 
 def _print_problems(problems: list[str]) -> None:
@@ -124,15 +143,20 @@ def queries(fmt: FormatOption = Format.table) -> None:
     from kg.queries import list_queries
     from kg.store import QueryResult
 
-    rows = [{"name": q.name, "parameters": " ".join(f"{p.name}:{p.kind}" for p in q.parameters),
-             "description": q.description} for q in list_queries()]
+    rows = [
+        {
+            "name": q.name,
+            "parameters": " ".join(f"{p.name}:{p.kind}" for p in q.parameters),
+            "description": q.description,
+        }
+        for q in list_queries()
+    ]
     print_result(QueryResult(["name", "parameters", "description"], rows), fmt)  # type: ignore[arg-type]
 
 
 @app.command()
 def sparql(
-    query_or_file: Annotated[str, typer.Argument(help="SPARQL text, a .rq file, or - for stdin.",
-                                                 show_default=False)],
+    query_or_file: Annotated[str, typer.Argument(help="SPARQL text, a .rq file, or - for stdin.", show_default=False)],
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -154,8 +178,10 @@ def sparql(
 
 @app.command()
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="ttl, nt (union of graphs), nq, trig "
-                                                                      "(named graphs kept), jsonld.")] = ExportFormat.nq,
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option("--format", "-f", help="ttl, nt (union of graphs), nq, trig (named graphs kept), jsonld."),
+    ] = ExportFormat.nq,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File (default: stdout).")] = None,  # noqa: UP045
     store: StoreOption = None,
 ) -> None:
@@ -204,8 +230,9 @@ def trial(
 
 @app.command()
 def ancestors(
-    concepts: Annotated[list[str], typer.Argument(help="MeSH ids (D008187, C000447941) or exact labels.",
-                                                  show_default=False)],
+    concepts: Annotated[
+        list[str], typer.Argument(help="MeSH ids (D008187, C000447941) or exact labels.", show_default=False)
+    ],
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -222,8 +249,9 @@ def ancestors(
     print_result(QueryResult(["concept", "id", "label", "depth"], rows), fmt)
 
 
-mesh_app = typer.Typer(help="Download and load the MeSH vocabulary (descriptors, supplementary concepts, trees).",
-                       no_args_is_help=True)
+mesh_app = typer.Typer(
+    help="Download and load the MeSH vocabulary (descriptors, supplementary concepts, trees).", no_args_is_help=True
+)
 app.add_typer(mesh_app, name="mesh")
 
 
@@ -246,8 +274,10 @@ def mesh_download(
 
 @mesh_app.command("load")
 def mesh_load(
-    files: Annotated[list[Path], typer.Argument(help="d{YEAR}.bin, c{YEAR}.bin and/or mtrees{YEAR}.bin (also .gz).",
-                                                show_default=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="d{YEAR}.bin, c{YEAR}.bin and/or mtrees{YEAR}.bin (also .gz).", show_default=False),
+    ],
     store: StoreOption = None,
 ) -> None:
     """Load MeSH files into an existing store, replacing its vocabulary; recomputes information content."""
@@ -308,7 +338,9 @@ def demo(
         f"  kg query phase_status_counts\n"
         f"  kg sparql 'SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o }}'\n"
         f"  kg export --format ttl -o graph.ttl",
-        markup=False, highlight=False)
+        markup=False,
+        highlight=False,
+    )
 
 
 def main() -> None:

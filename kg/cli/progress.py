@@ -15,8 +15,13 @@ __all__ = ["record_progress"]
 @contextlib.contextmanager
 def record_progress(description: str) -> Iterator[Callable[[], None]]:
     """Yield a ``tick()`` to call once per record; shows count, rate and elapsed time."""
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(),
-               TextColumn("records"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        MofNCompleteColumn(),
+        TextColumn("records"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task(description, total=None)
         yield lambda: progress.advance(task)

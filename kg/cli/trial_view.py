@@ -12,13 +12,29 @@ from kg.cli.output import console
 
 __all__ = ["print_trial"]
 
-_FIELDS = (("Status", "status"), ("Phase", "phases"), ("Study type", "study_type"), ("Start", "start"),
-           ("Primary completion", "primary_completion"), ("Completion", "completion"),
-           ("Enrollment", "enrollment"), ("Lead sponsor", "lead_sponsor"), ("Sponsor class", "sponsor_class"),
-           ("Sites", "sites"), ("Countries", "countries"))
-_PARTS = (("Conditions", "condition"), ("Keywords", "keyword"), ("Interventions", "intervention"),
-          ("Arms", "arm"), ("Primary outcomes", "primary outcome"), ("Secondary outcomes", "secondary outcome"),
-          ("Other outcomes", "other outcome"), ("Sites", "site"))
+_FIELDS = (
+    ("Status", "status"),
+    ("Phase", "phases"),
+    ("Study type", "study_type"),
+    ("Start", "start"),
+    ("Primary completion", "primary_completion"),
+    ("Completion", "completion"),
+    ("Enrollment", "enrollment"),
+    ("Lead sponsor", "lead_sponsor"),
+    ("Sponsor class", "sponsor_class"),
+    ("Sites", "sites"),
+    ("Countries", "countries"),
+)
+_PARTS = (
+    ("Conditions", "condition"),
+    ("Keywords", "keyword"),
+    ("Interventions", "intervention"),
+    ("Arms", "arm"),
+    ("Primary outcomes", "primary outcome"),
+    ("Secondary outcomes", "secondary outcome"),
+    ("Other outcomes", "other outcome"),
+    ("Sites", "site"),
+)
 _MESH = (("MeSH conditions", "condition"), ("MeSH interventions", "intervention"))
 
 

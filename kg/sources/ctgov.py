@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 import ijson
 
@@ -45,7 +45,8 @@ _NOT_UTF8: Final = "bytes that are not UTF-8 (is the file in another encoding?)"
 _BIG_NUMBER: Final = "\ufdd1"
 #: Escaped backslashes (to stay in step), surrogate pairs (kept), then lone surrogates (replaced).
 _SURROGATE_ESCAPES: Final = re.compile(
-    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
 _STRING_END: Final = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|-?[0-9][0-9.eE+-]*', re.DOTALL)
 _BACKSLASHES_QUOTE: Final = re.compile(rb'\\+"')
@@ -56,7 +57,16 @@ _CUTTABLE: Final = frozenset(b"\\u0123456789abcdefABCDEF.+-")
 _TAIL: Final = 16
 _MAX_BACKTRACK: Final = 1024
 _FITS: Final = object()
-codecs.register_error("kg-undecodable", lambda error: (_UNDECODABLE, error.end))  # type: ignore[arg-type,return-value]
+
+
+def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a byte that is not UTF-8 becomes one marker character the reader can find."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return _UNDECODABLE, error.end
+
+
+codecs.register_error("kg-undecodable", _mark_undecodable)
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class SourceProblem:
 
 
 Item = SourceRecord | SourceProblem
+#: Opens a file or archive member for reading bytes (again, when a file must be re-read).
+Opener = Callable[[], IO[bytes]]
 
 
 def iter_records(paths: Iterable[Path | str]) -> Iterator[Item]:
@@ -125,9 +137,9 @@ def _iter_file(path: Path) -> Iterator[Item]:
         if name.endswith(".zip"):
             yield from _iter_zip(path)
         elif name.endswith(".gz"):
-            yield from _iter_stream(functools.partial(gzip.open, path, "rb"), str(path), lines=lines)
+            yield from _iter_stream(cast(Opener, functools.partial(gzip.open, path, "rb")), str(path), lines=lines)
         else:
-            yield from _iter_stream(functools.partial(path.open, "rb"), str(path), lines=lines)
+            yield from _iter_stream(cast(Opener, functools.partial(path.open, "rb")), str(path), lines=lines)
     except _READ_ERRORS as error:
         yield SourceProblem(str(path), None, f"cannot read file: {_describe(error)}")
 
@@ -144,17 +156,20 @@ def _iter_zip(path: Path) -> Iterator[Item]:
                 continue
             source = f"{path}:{info.filename}"
             try:
-                yield from _iter_stream(functools.partial(archive.open, info), source,
-                                        lines=info.filename.lower().endswith(_LINE_SUFFIXES))
+                yield from _iter_stream(
+                    functools.partial(archive.open, info), source, lines=info.filename.lower().endswith(_LINE_SUFFIXES)
+                )
             except _READ_ERRORS as error:
                 yield SourceProblem(source, None, f"cannot read archive member: {_describe(error)}")
 
 
-def _iter_stream(opener: Callable[[], IO[bytes]], source: str, *, lines: bool) -> Iterator[Item]:
+def _iter_stream(opener: Opener, source: str, *, lines: bool) -> Iterator[Item]:
     """The records of one file (or archive member); ``opener`` opens it, again if it must be re-read."""
     with opener() as stream:
         if lines:
-            buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+            buffered = (
+                stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, stream))
+            )
             yield from _iter_lines(buffered, source)
             return
         text = _ParserInput(stream)
@@ -168,7 +183,7 @@ def _iter_stream(opener: Callable[[], IO[bytes]], source: str, *, lines: bool) -
             yield SourceProblem(source, None, f"not JSON: starts with {head!r}")
 
 
-def _first_byte(stream: io.BufferedReader) -> bytes:
+def _first_byte(stream: io.BufferedReader[Any]) -> bytes:
     """The first byte that is not white space (b"" for none), leaving it in the stream."""
     while True:
         peeked = stream.peek(_PEEK)
@@ -179,8 +194,9 @@ def _first_byte(stream: io.BufferedReader) -> bytes:
         stream.read(len(peeked))
 
 
-def _iter_json(stream: IO[bytes], text: _ParserInput, source: str, opener: Callable[[], IO[bytes]], *,
-               array: bool, skip: int = 0) -> Iterator[Item]:
+def _iter_json(
+    stream: IO[bytes], text: _ParserInput, source: str, opener: Opener, *, array: bool, skip: int = 0
+) -> Iterator[Item]:
     """A JSON array one element at a time (a 10 GB download never sits in memory); or one study, an API
     page, or several concatenated objects (JSON Lines without the suffix).
 
@@ -188,8 +204,11 @@ def _iter_json(stream: IO[bytes], text: _ParserInput, source: str, opener: Calla
     records already given skipped, with such numbers set aside (slower, so only when needed).
     """
     position = 0
-    values = (ijson.items(stream, "item", use_float=True) if array
-              else ijson.items(stream, "", multiple_values=True, use_float=True))
+    values = (
+        ijson.items(stream, "item", use_float=True)
+        if array
+        else ijson.items(stream, "", multiple_values=True, use_float=True)
+    )
     try:
         for value in values:
             for study in [value] if array else _unwrap(value):
@@ -200,14 +219,19 @@ def _iter_json(stream: IO[bytes], text: _ParserInput, source: str, opener: Calla
         if "overflow" in str(error) and not text.numbers_set_aside:
             with opener() as again:
                 retry = _ParserInput(again, set_aside_numbers=True)
-                yield from _iter_json(io.BufferedReader(retry, _CHUNK), retry, source, opener, array=array,
-                                      skip=position)
+                yield from _iter_json(
+                    io.BufferedReader(retry, _CHUNK), retry, source, opener, array=array, skip=position
+                )
             return
-        yield SourceProblem(source, f"after record {position}",
-                            f"malformed JSON ({_describe(error)}); the rest of this file was not read")
+        yield SourceProblem(
+            source,
+            f"after record {position}",
+            f"malformed JSON ({_describe(error)}); the rest of this file was not read",
+        )
     except _READ_ERRORS as error:
-        yield SourceProblem(source, f"after record {position}",
-                            f"cannot read the rest of this file: {_describe(error)}")
+        yield SourceProblem(
+            source, f"after record {position}", f"cannot read the rest of this file: {_describe(error)}"
+        )
 
 
 def _iter_lines(stream: IO[bytes], source: str) -> Iterator[Item]:
@@ -221,8 +245,9 @@ def _iter_lines(stream: IO[bytes], source: str) -> Iterator[Item]:
                 value = json.loads(raw)
             except UnicodeDecodeError:
                 nct_id = _nct_id(_loads_or_none(raw.decode("utf-8", "replace")))
-                yield SourceProblem(source, f"line {number}", f"{nct_id + ': ' if nct_id else ''}{_NOT_UTF8}; "
-                                                              "record skipped")
+                yield SourceProblem(
+                    source, f"line {number}", f"{nct_id + ': ' if nct_id else ''}{_NOT_UTF8}; record skipped"
+                )
                 continue
             except (ValueError, RecursionError) as error:
                 yield SourceProblem(source, f"line {number}", f"malformed JSON ({_describe(error)})")
@@ -346,7 +371,7 @@ class _ParserInput(io.RawIOBase):
             self._count += 1
             key = f"{_BIG_NUMBER}{self._count}"
             self._numbers[key] = number  # type: ignore[assignment]
-            parts += [piece[last:match.start()], b'"' + key.encode("utf-8") + b'"']
+            parts += [piece[last : match.start()], b'"' + key.encode("utf-8") + b'"']
             last = match.end()
         return b"".join([*parts, piece[last:]]) if parts else piece
 
@@ -396,8 +421,9 @@ def _escape_start(data: bytes, floor: int, end: int) -> int:
     pair, nor the second of a run of backslashes; ``end`` when there is none (a run of digits)."""
     position = end
     while (position := data.rfind(b"\\", floor + 1, position)) > floor:
-        if data[position - 1] != 0x5C and not (_LOW_SURROGATE.match(data, position)
-                                               and _HIGH_SURROGATE.fullmatch(data, max(position - 6, 0), position)):
+        if data[position - 1] != 0x5C and not (
+            _LOW_SURROGATE.match(data, position) and _HIGH_SURROGATE.fullmatch(data, max(position - 6, 0), position)
+        ):
             return position
     return end
 

@@ -107,7 +107,9 @@ def _iter_raw_records(path: Path) -> Iterator[_Record | MeshProblem]:
                 continue
             key, sep, value = line.partition(" = ")
             if record is None or not sep:
-                yield MeshProblem(str(path), f"line {number}", f"not a 'KEY = value' line inside a record: {line[:80]!r}")
+                yield MeshProblem(
+                    str(path), f"line {number}", f"not a 'KEY = value' line inside a record: {line[:80]!r}"
+                )
                 continue
             record.fields.setdefault(key.strip(), []).append(value.strip())
     if record is not None:
@@ -125,7 +127,9 @@ def _to_descriptor(record: _Record) -> Descriptor:
         ui=_ui(fields, "D"),
         heading=_one(fields, "MH"),
         tree_numbers=tuple(_tree_number(value) for value in fields.get("MN", [])),
-        entry_terms=tuple(dict.fromkeys(_first_term(v) for v in fields.get("ENTRY", []) + fields.get("PRINT ENTRY", []))),
+        entry_terms=tuple(
+            dict.fromkeys(_first_term(v) for v in fields.get("ENTRY", []) + fields.get("PRINT ENTRY", []))
+        ),
         pharmacological_actions=tuple(fields.get("PA", [])),
         scope_note=next(iter(fields.get("MS", [])), None),
     )

@@ -18,9 +18,24 @@ Value = str | int | float | bool | None
 _NUMERIC_TYPES: Final = {
     "http://www.w3.org/2001/XMLSchema#" + name: kind
     for names, kind in (
-        (("integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
-          "nonPositiveInteger", "negativeInteger", "unsignedInt", "unsignedLong", "unsignedShort",
-          "unsignedByte"), int),
+        (
+            (
+                "integer",
+                "int",
+                "long",
+                "short",
+                "byte",
+                "nonNegativeInteger",
+                "positiveInteger",
+                "nonPositiveInteger",
+                "negativeInteger",
+                "unsignedInt",
+                "unsignedLong",
+                "unsignedShort",
+                "unsignedByte",
+            ),
+            int,
+        ),
         (("decimal", "double", "float"), float),
     )
     for name in names

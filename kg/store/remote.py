@@ -86,8 +86,7 @@ class RemoteStore(Store):
             return QueryResult(["ask"], [{"ask": bool(payload["boolean"])}])
         names = list(payload["head"].get("vars", []))
         rows = [
-            {name: _binding_value(binding.get(name)) for name in names}
-            for binding in payload["results"]["bindings"]
+            {name: _binding_value(binding.get(name)) for name in names} for binding in payload["results"]["bindings"]
         ]
         return QueryResult(names, rows)
 
