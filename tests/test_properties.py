@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from kg.build import BuildReport, build
 from kg.identifiers import normalize_mesh_id, slug
 from kg.mapping import NODES_GRAPH, nct_id_of, trial_graph
-from kg.sources import ctgov
+from kg.sources import ctgov, json_input
 from kg.store.oxigraph import OxigraphStore
 from kg.vocab import DATA
 
@@ -319,7 +319,7 @@ def test_the_reader_reads_what_the_standard_library_reads(
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(gzip.compress(content) if shape == "gzip" else content)
-        with mock.patch.object(ctgov, "_CHUNK", chunk):
+        with mock.patch.object(json_input, "CHUNK", chunk), mock.patch.object(ctgov, "CHUNK", chunk):
             items = list(ctgov.iter_records([path]))
     assert len(items) == len(records)
     for index, (item, record) in enumerate(zip(items, records, strict=True), start=1):

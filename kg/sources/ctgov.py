@@ -8,14 +8,11 @@ values naming the file and position, never raised, so one bad file cannot stop a
 
 from __future__ import annotations
 
-import codecs
 import functools
 import gzip
 import io
 import json
 import logging
-import math
-import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +23,7 @@ from typing import IO, Any, Final, cast
 import ijson
 
 from kg.identifiers import is_nct_id
+from kg.sources.json_input import CHUNK, NOT_UTF8, SafeJsonInput
 
 __all__ = ["SUFFIXES", "SourceProblem", "SourceRecord", "iter_records", "iter_studies"]
 
@@ -35,38 +33,8 @@ logger = logging.getLogger(__name__)
 SUFFIXES: Final = (".json", ".jsonl", ".ndjson", ".zip", ".gz")
 _LINE_SUFFIXES: Final = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 _PEEK: Final = 64
-_CHUNK: Final = 64 * 1024
 #: What reading a damaged file can raise: I/O, truncated gzip, bad zip CRC, corrupt deflate data.
 _READ_ERRORS: Final = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
-#: Stands in for bytes that are not UTF-8 until the record holding them is known (a Unicode noncharacter).
-_UNDECODABLE: Final = "\ufdd0"
-_NOT_UTF8: Final = "bytes that are not UTF-8 (is the file in another encoding?)"
-#: Starts the placeholder of a number the C parser cannot hold (another noncharacter).
-_BIG_NUMBER: Final = "\ufdd1"
-#: Escaped backslashes (to stay in step), surrogate pairs (kept), then lone surrogates (replaced).
-_SURROGATE_ESCAPES: Final = re.compile(
-    rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
-)
-_STRING_END: Final = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|-?[0-9][0-9.eE+-]*', re.DOTALL)
-_BACKSLASHES_QUOTE: Final = re.compile(rb'\\+"')
-_HIGH_SURROGATE: Final = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
-_LOW_SURROGATE: Final = re.compile(rb"\\u[dD][c-fC-F]")
-#: Bytes an escape or a number is made of: a piece passed on never ends in them (nor inside a character).
-_CUTTABLE: Final = frozenset(b"\\u0123456789abcdefABCDEF.+-")
-_TAIL: Final = 16
-_MAX_BACKTRACK: Final = 1024
-_FITS: Final = object()
-
-
-def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: a byte that is not UTF-8 becomes one marker character the reader can find."""
-    if not isinstance(error, UnicodeDecodeError):
-        raise error
-    return _UNDECODABLE, error.end
-
-
-codecs.register_error("kg-undecodable", _mark_undecodable)
 
 
 @dataclass(frozen=True)
@@ -172,8 +140,8 @@ def _iter_stream(opener: Opener, source: str, *, lines: bool) -> Iterator[Item]:
             )
             yield from _iter_lines(buffered, source)
             return
-        text = _ParserInput(stream)
-        buffered = io.BufferedReader(text, _CHUNK)
+        text = SafeJsonInput(stream)
+        buffered = io.BufferedReader(text, CHUNK)
         head = _first_byte(buffered)
         if head in (b"[", b"{"):
             yield from _iter_json(buffered, text, source, opener, array=head == b"[")
@@ -195,7 +163,7 @@ def _first_byte(stream: io.BufferedReader[Any]) -> bytes:
 
 
 def _iter_json(
-    stream: IO[bytes], text: _ParserInput, source: str, opener: Opener, *, array: bool, skip: int = 0
+    stream: IO[bytes], text: SafeJsonInput, source: str, opener: Opener, *, array: bool, skip: int = 0
 ) -> Iterator[Item]:
     """A JSON array one element at a time (a 10 GB download never sits in memory); or one study, an API
     page, or several concatenated objects (JSON Lines without the suffix).
@@ -218,9 +186,9 @@ def _iter_json(
     except (ijson.JSONError, UnicodeDecodeError) as error:
         if "overflow" in str(error) and not text.numbers_set_aside:
             with opener() as again:
-                retry = _ParserInput(again, set_aside_numbers=True)
+                retry = SafeJsonInput(again, set_aside_numbers=True)
                 yield from _iter_json(
-                    io.BufferedReader(retry, _CHUNK), retry, source, opener, array=array, skip=position
+                    io.BufferedReader(retry, CHUNK), retry, source, opener, array=array, skip=position
                 )
             return
         yield SourceProblem(
@@ -246,7 +214,7 @@ def _iter_lines(stream: IO[bytes], source: str) -> Iterator[Item]:
             except UnicodeDecodeError:
                 nct_id = _nct_id(_loads_or_none(raw.decode("utf-8", "replace")))
                 yield SourceProblem(
-                    source, f"line {number}", f"{nct_id + ': ' if nct_id else ''}{_NOT_UTF8}; record skipped"
+                    source, f"line {number}", f"{nct_id + ': ' if nct_id else ''}{NOT_UTF8}; record skipped"
                 )
                 continue
             except (ValueError, RecursionError) as error:
@@ -258,8 +226,8 @@ def _iter_lines(stream: IO[bytes], source: str) -> Iterator[Item]:
         yield SourceProblem(source, f"after line {number}", f"cannot read the rest of this file: {_describe(error)}")
 
 
-def _record(value: Any, text: _ParserInput, source: str, position: str) -> Item:
-    """The record, with what :class:`_ParserInput` set aside put back, or a problem naming it."""
+def _record(value: Any, text: SafeJsonInput, source: str, position: str) -> Item:
+    """The record, with what :class:`SafeJsonInput` set aside put back, or a problem naming it."""
     if text.altered:
         value, problem = text.restore(value)
         if problem is not None:
@@ -281,165 +249,6 @@ def _nct_id(value: Any) -> str | None:
     except (KeyError, TypeError):
         return None
     return nct_id if is_nct_id(nct_id) else None
-
-
-class _ParserInput(io.RawIOBase):
-    """A byte stream made safe for the C JSON parser, which gives up on the rest of a file at the first
-    oddity; here each one costs at most its own record:
-
-    - bytes that are not UTF-8 become ``_UNDECODABLE``, and the record holding them a problem;
-    - lone UTF-16 surrogate escapes (``\\ud800``), which yajl turns into ``?``, a wrong character or an
-      exception, become ``\\ufffd``, as :mod:`kg.mapping` does with what the standard library reads;
-    - with ``set_aside_numbers`` (a second reading, after yajl stopped on one), numbers beyond a 64-bit
-      integer or a double pass as placeholder strings that :meth:`restore` turns back into the numbers
-      the standard library would read;
-    - a leading byte order mark is dropped.
-
-    Pieces are passed on whole: never ending inside a character, an escape or a number.
-    """
-
-    def __init__(self, raw: IO[bytes], *, set_aside_numbers: bool = False) -> None:
-        super().__init__()
-        self.raw = raw
-        self.numbers_set_aside = set_aside_numbers
-        self.undecodable = False
-        self._numbers: dict[str, int | float | None] = {}  # placeholder → number (None: unreadable)
-        self._count = 0
-        self._pending = b""
-        self._out = b""
-        self._in_string = False
-        self._started = False
-        self._eof = False
-
-    @property
-    def altered(self) -> bool:
-        """Whether records may hold something to put back or to report."""
-        return self.undecodable or bool(self._numbers)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._out and not self._eof:
-            self._out = self._next()
-        size = min(len(buffer), len(self._out))
-        buffer[:size] = self._out[:size]
-        self._out = self._out[size:]
-        return size
-
-    def _next(self) -> bytes:
-        chunk = self.raw.read(_CHUNK)
-        self._eof = not chunk
-        data = self._pending + chunk
-        if not self._started and data:
-            self._started = True
-            data = data.removeprefix(codecs.BOM_UTF8)
-        cut = len(data) if self._eof else _safe_cut(data)
-        piece, self._pending = data[:cut], data[cut:]
-        if not piece.isascii():
-            try:
-                piece.decode("utf-8")
-            except UnicodeDecodeError:
-                self.undecodable = True
-                piece = piece.decode("utf-8", "kg-undecodable").encode("utf-8")
-        if b"\\u" in piece:
-            piece = _SURROGATE_ESCAPES.sub(lambda m: b"\\ufffd" if len(m.group()) == 6 else m.group(), piece)
-        if self.numbers_set_aside:
-            in_string = self._in_string
-            quotes = piece.count(b'"')
-            if quotes and b'\\"' in piece:  # an odd run of backslashes escapes the quote
-                quotes -= sum(len(run) % 2 == 0 for run in _BACKSLASHES_QUOTE.findall(piece))
-            self._in_string = in_string != (quotes % 2 == 1)
-            piece = self._set_aside_big_numbers(piece, in_string)
-        return piece
-
-    def _set_aside_big_numbers(self, piece: bytes, in_string: bool) -> bytes:
-        start = 0
-        if in_string:
-            end = _STRING_END.match(piece)
-            if end is None:
-                return piece
-            start = end.end()
-        parts, last = [], 0
-        for match in _TOKEN.finditer(piece, start):
-            token = match.group()
-            if token.startswith(b'"'):
-                continue
-            number = _number(token)
-            if number is _FITS:
-                continue
-            self._count += 1
-            key = f"{_BIG_NUMBER}{self._count}"
-            self._numbers[key] = number  # type: ignore[assignment]
-            parts += [piece[last : match.start()], b'"' + key.encode("utf-8") + b'"']
-            last = match.end()
-        return b"".join([*parts, piece[last:]]) if parts else piece
-
-    def restore(self, value: Any) -> tuple[Any, str | None]:
-        """``value`` with its numbers put back, and what is wrong with it (None: nothing)."""
-        problem = None
-        root = [value]
-        stack: list[Any] = [root]
-        while stack:
-            node = stack.pop()
-            for key, item in list(node.items() if isinstance(node, dict) else enumerate(node)):
-                if isinstance(item, (dict, list)):
-                    stack.append(item)
-                elif isinstance(item, str) and item.startswith(_BIG_NUMBER) and item in self._numbers:
-                    number = self._numbers.pop(item)
-                    if number is None:
-                        problem = problem or "a number that cannot be read"
-                    else:
-                        node[key] = number
-                elif self.undecodable and isinstance(item, str) and _UNDECODABLE in item:
-                    problem = _NOT_UTF8
-                if self.undecodable and isinstance(key, str) and _UNDECODABLE in key:
-                    problem = _NOT_UTF8
-        return root[0], problem
-
-
-def _safe_cut(data: bytes) -> int:
-    """Where to end a piece: before a tail that may hold part of an escape, a number or a character."""
-    end = len(data) - _TAIL
-    if end <= 0:
-        return 0
-    floor = max(end - _MAX_BACKTRACK, 0)
-    cut = end
-    while cut > floor and data[cut - 1] in _CUTTABLE:
-        cut -= 1
-    if cut == floor > 0:  # a long run of escapes (text written as \\uXXXX) or digits
-        cut = _escape_start(data, floor, end)
-    if cut > 0 and data[cut - 1] == 0x5C and (cut - len(data[:cut].rstrip(b"\\"))) % 2:  # never split a \\ in two
-        cut -= 1
-    while cut > 0 and 0x80 <= data[cut] < 0xC0:
-        cut -= 1
-    return cut
-
-
-def _escape_start(data: bytes, floor: int, end: int) -> int:
-    """The last escape in ``data[floor:end]`` that may start a piece: not the second half of a surrogate
-    pair, nor the second of a run of backslashes; ``end`` when there is none (a run of digits)."""
-    position = end
-    while (position := data.rfind(b"\\", floor + 1, position)) > floor:
-        if data[position - 1] != 0x5C and not (
-            _LOW_SURROGATE.match(data, position) and _HIGH_SURROGATE.fullmatch(data, max(position - 6, 0), position)
-        ):
-            return position
-    return end
-
-
-def _number(token: bytes) -> int | float | object | None:
-    """A number the C parser cannot hold, as the standard library reads it; ``_FITS`` when it can hold
-    it; None for a number nobody can read (over 4,300 digits, or not a number at all)."""
-    text = token.decode("ascii")
-    try:
-        if any(c in text for c in ".eE"):
-            real = float(text)
-            return real if math.isinf(real) else _FITS
-        integer = int(text)
-    except ValueError:
-        return None
-    return _FITS if -(2**63) <= integer < 2**63 else integer
 
 
 def _unwrap(value: Any) -> list[Any]:
