@@ -26,9 +26,20 @@ from pyoxigraph import Literal, NamedNode
 
 from kg.identifiers import is_nct_id, normalize_mesh_id
 from kg.store import QueryResult, Store
+from kg.store.base import inline_values
 from kg.vocab import MESH, XSD
 
-__all__ = ["NamedQuery", "Parameter", "QueryError", "bind", "list_queries", "load_query", "queries_dir", "run"]
+__all__ = [
+    "NamedQuery",
+    "Parameter",
+    "QueryError",
+    "bind",
+    "bindings",
+    "list_queries",
+    "load_query",
+    "queries_dir",
+    "run",
+]
 
 _HEADER = re.compile(r"^#\s*(title|description|param):\s*(.*)$")
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
@@ -125,8 +136,8 @@ def _terms(parameter: Parameter, value: str) -> dict[str, Term]:
     return {name: Literal(value), f"{name}_mesh": mesh}
 
 
-def bind(query: NamedQuery, values: Mapping[str, str]) -> str:
-    """The query text with a ``VALUES`` block for the given parameter values."""
+def bindings(query: NamedQuery, values: Mapping[str, str]) -> dict[str, Term]:
+    """The RDF terms the given parameter values bind (None: the variable stays unbound)."""
     declared = {parameter.name for parameter in query.parameters}
     unknown = set(values) - declared
     if unknown:
@@ -137,19 +148,18 @@ def bind(query: NamedQuery, values: Mapping[str, str]) -> str:
     missing = declared - set(values)
     if missing:
         raise QueryError(f"{query.name} needs --param {' '.join(f'{name}=…' for name in sorted(missing))}")
-    if not query.parameters:
-        return query.text
     terms: dict[str, Term] = {}
     for parameter in query.parameters:
         terms.update(_terms(parameter, values[parameter.name]))
-    variables = " ".join(f"?{name}" for name in terms)
-    row = " ".join("UNDEF" if term is None else str(term) for term in terms.values())
-    block = f"\n  VALUES ({variables}) {{ ({row}) }}\n"
-    match = _WHERE.search(query.text)
-    assert match is not None  # checked when the file was parsed
-    return query.text[: match.end()] + block + query.text[match.end() :]
+    return terms
+
+
+def bind(query: NamedQuery, values: Mapping[str, str]) -> str:
+    """The query text with its parameters bound in a ``VALUES`` block, as Oxigraph and remote endpoints get it."""
+    return inline_values(query.text, bindings(query, values))
 
 
 def run(store: Store, name: str, values: Mapping[str, str] | None = None) -> QueryResult:
-    """Run a named query with its parameters against any store."""
-    return store.select(bind(load_query(name), values or {}))
+    """Run a named query with its parameters against any store (each backend binds them its best way)."""
+    query = load_query(name)
+    return store.select(query.text, bindings(query, values or {}))

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Final
 
 if TYPE_CHECKING:  # pyoxigraph is imported by the backends; `kg --help` must not pay for it
-    from pyoxigraph import NamedNode, Quad
+    from pyoxigraph import Literal, NamedNode, Quad
 
-__all__ = ["QueryResult", "Store", "StoreError", "Value", "python_value", "query_form"]
+__all__ = ["Bindings", "QueryResult", "Store", "StoreError", "Value", "inline_values", "python_value", "query_form"]
 
 Value = str | int | float | bool | None
+#: Variables pre-bound to RDF terms for a query (None leaves one unbound).
+Bindings = Mapping[str, "NamedNode | Literal | None"]
 
 _NUMERIC_TYPES: Final = {
     "http://www.w3.org/2001/XMLSchema#" + name: kind
@@ -41,6 +43,7 @@ _NUMERIC_TYPES: Final = {
     for name in names
 }
 _BOOLEAN: Final = "http://www.w3.org/2001/XMLSchema#boolean"
+_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 _FORM = re.compile(r"^\s*(?:(?:#[^\n]*|PREFIX\s+\S*\s*<[^>]*>|BASE\s*<[^>]*>)\s*)*(\w+)", re.IGNORECASE)
 
 
@@ -76,6 +79,21 @@ def python_value(kind: str, lexical: str, datatype: str | None) -> Value:
     return lexical
 
 
+def inline_values(sparql: str, bindings: Bindings) -> str:
+    """``sparql`` with ``bindings`` in a ``VALUES`` block at the top of its outer ``WHERE`` group.
+
+    The terms are serialised by pyoxigraph, which escapes them: a value can never change the query.
+    """
+    if not bindings:
+        return sparql
+    match = _WHERE.search(sparql)
+    if match is None:
+        raise StoreError("a query with bindings needs a WHERE { … } group to bind them in")
+    variables = " ".join(f"?{name}" for name in bindings)
+    row = " ".join("UNDEF" if term is None else str(term) for term in bindings.values())
+    return f"{sparql[: match.end()]}\n  VALUES ({variables}) {{ ({row}) }}\n{sparql[match.end() :]}"
+
+
 def query_form(sparql: str) -> str:
     """``SELECT``, ``ASK``, ``CONSTRUCT``, ``DESCRIBE`` (or an update keyword), skipping the prologue."""
     match = _FORM.match(sparql)
@@ -107,8 +125,8 @@ class Store(ABC):
         """Run a SPARQL 1.1 Update request (the default graph being the union is a query-side convention)."""
 
     @abstractmethod
-    def select(self, sparql: str) -> QueryResult:
-        """Run a SELECT or ASK query."""
+    def select(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+        """Run a SELECT or ASK query, with variables pre-bound to terms (None leaves one unbound)."""
 
     @abstractmethod
     def construct(self, sparql: str) -> bytes:

@@ -11,7 +11,7 @@ from rdflib.query import ResultRow
 from rdflib.term import BNode, Identifier
 from rdflib.term import Literal as RdfLiteral
 
-from kg.store.base import QueryResult, Store, StoreError, Value, python_value
+from kg.store.base import Bindings, QueryResult, Store, StoreError, Value, python_value
 
 __all__ = ["MemoryStore"]
 
@@ -23,6 +23,16 @@ _FORMATS: Final = {
     "application/ld+json": "json-ld",
 }
 _DATASET_FORMATS: Final = {"nquads", "trig"}
+
+
+def _rdflib_term(term: ox.NamedNode | ox.Literal) -> Identifier:
+    """The same term for rdflib (plain strings stay plain: rdflib's xsd:string literals compare unequal)."""
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if term.language:
+        return RdfLiteral(term.value, lang=term.language)
+    datatype = term.datatype.value
+    return RdfLiteral(term.value, datatype=None if datatype.endswith("#string") else rdflib.URIRef(datatype))
 
 
 def _value(term: Identifier | object | None) -> Value:
@@ -61,9 +71,12 @@ class MemoryStore(Store):
         except Exception as error:  # rdflib raises pyparsing and many other types for bad updates
             raise StoreError(f"SPARQL Update error: {error}") from None
 
-    def select(self, sparql: str) -> QueryResult:
+    def select(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+        # rdflib applies a VALUES block only after evaluating the pattern (25x slower measured on trial_mesh);
+        # initBindings binds before evaluation. Unbound (None) variables are simply left out.
+        initial = {name: _rdflib_term(term) for name, term in (bindings or {}).items() if term is not None}
         try:
-            result = self.inner.query(sparql)
+            result = self.inner.query(sparql, initBindings=initial)
         except Exception as error:  # rdflib raises pyparsing and many other types for bad queries
             raise StoreError(f"SPARQL error: {error}") from None
         if result.type == "ASK":

@@ -9,7 +9,7 @@ from typing import BinaryIO, Final
 
 import pyoxigraph as ox
 
-from kg.store.base import QueryResult, Store, StoreError, Value, python_value
+from kg.store.base import Bindings, QueryResult, Store, StoreError, Value, inline_values, python_value
 
 __all__ = ["OxigraphStore", "term_value"]
 
@@ -81,8 +81,8 @@ class OxigraphStore(Store):
         except SyntaxError as error:
             raise StoreError(f"SPARQL Update syntax error: {error}") from None
 
-    def select(self, sparql: str) -> QueryResult:
-        result = self._query(sparql)
+    def select(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+        result = self._query(inline_values(sparql, bindings or {}))
         if isinstance(result, ox.QueryBoolean):
             return QueryResult(["ask"], [{"ask": bool(result)}])
         if not isinstance(result, ox.QuerySolutions):

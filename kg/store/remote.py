@@ -18,7 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from kg.store.base import QueryResult, Store, StoreError, python_value
+from kg.store.base import Bindings, QueryResult, Store, StoreError, inline_values, python_value
 
 __all__ = ["RemoteStore"]
 
@@ -76,8 +76,9 @@ class RemoteStore(Store):
     def remove_graph(self, graph: ox.NamedNode) -> None:
         self.update(f"DROP SILENT GRAPH {graph}")
 
-    def select(self, sparql: str) -> QueryResult:
-        response = self._post(self.query_url, {"query": sparql}, "application/sparql-results+json")
+    def select(self, sparql: str, bindings: Bindings | None = None) -> QueryResult:
+        query = inline_values(sparql, bindings or {})
+        response = self._post(self.query_url, {"query": query}, "application/sparql-results+json")
         try:
             payload = response.json()
         except json.JSONDecodeError:
