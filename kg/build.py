@@ -13,6 +13,7 @@ from typing import Final
 
 from pyoxigraph import Literal, Quad
 
+from kg.analysis.related import refresh_saved_index
 from kg.build_mesh import MeshLoadReport, load_mesh, update_information_content
 from kg.mapping import RecordError, enumeration_quads, map_study, nct_id_of, study_last_update, trial_graph
 from kg.sources.ctgov import SourceProblem, iter_records
@@ -147,6 +148,7 @@ def build(
         report.seconds = time.perf_counter() - clock
         store.add(_build_quads(report, started))
         report.quads = len(store)
+    refresh_saved_index(spec)  # the related-trials index beside an on-disk store, rebuilt with it
     return report
 
 

@@ -15,6 +15,7 @@ from typing import Final
 
 from pyoxigraph import Literal, NamedNode, Quad
 
+from kg.analysis.related import refresh_saved_index
 from kg.mesh_mapping import MESH_GRAPH, MeshIndex, mesh_quads
 from kg.sources.mesh import iter_mesh_file, iter_trees
 from kg.store import Store
@@ -61,6 +62,7 @@ def load_mesh(store: Store, paths: Iterable[Path | str], *, version: str | None 
     store.replace_graphs({MESH_GRAPH: quads})
     report.descriptors, report.supplementary, report.quads = len(index.descriptors), len(index.concepts), len(quads)
     update_information_content(store)
+    refresh_saved_index(store)  # kg mesh load on a store that has a related-trials index beside it
     report.seconds = time.perf_counter() - started
     for problem in report.problems:
         logger.info("%s", problem)  # callers report them (kg build / kg mesh load print each)

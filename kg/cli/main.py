@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Optional
 
 import typer
 
@@ -47,6 +47,12 @@ class ExportFormat(str, Enum):
     nq = "nq"
     trig = "trig"
     jsonld = "jsonld"
+    graphml = "graphml"
+
+
+class ExportGraph(str, Enum):
+    similarity = "similarity"
+    bipartite = "bipartite"
 
 
 _MEDIA_TYPES = {
@@ -180,21 +186,38 @@ def sparql(
 def export(
     fmt: Annotated[
         ExportFormat,
-        typer.Option("--format", "-f", help="ttl, nt (union of graphs), nq, trig (named graphs kept), jsonld."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="ttl, nt (union of graphs), nq, trig (named graphs kept), jsonld; graphml (a networkx projection).",
+        ),
     ] = ExportFormat.nq,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File (default: stdout).")] = None,  # noqa: UP045
+    graph: Annotated[
+        ExportGraph,
+        typer.Option("--graph", help="With graphml: the weighted trial-trial graph or the trial-concept graph."),
+    ] = ExportGraph.similarity,
     store: StoreOption = None,
 ) -> None:
-    """Export the whole graph as RDF."""
+    """Export the whole graph as RDF, or its trial similarity or trial-concept graph as GraphML (Gephi, Cytoscape)."""
     from kg.store import open_store
 
     with open_store(store, read_only=True) as opened:
+
+        def dump(stream: BinaryIO) -> None:
+            if fmt is ExportFormat.graphml:
+                from kg.analysis.networks import write_graphml
+
+                write_graphml(opened, stream, kind=graph.value)
+            else:
+                opened.dump(stream, _MEDIA_TYPES[fmt.value])
+
         if output is None:
-            opened.dump(sys.stdout.buffer, _MEDIA_TYPES[fmt.value])
+            dump(sys.stdout.buffer)
             return
         partial = output.with_name(output.name + ".partial")
         with partial.open("wb") as stream:
-            opened.dump(stream, _MEDIA_TYPES[fmt.value])
+            dump(stream)
         partial.replace(output)
         errors.print(f"Wrote {output} ({output.stat().st_size:,} bytes)", markup=False)
 
@@ -247,6 +270,30 @@ def ancestors(
         return
     rows = [{"concept": key, **row} for key, ancestor_rows in found.items() for row in ancestor_rows]
     print_result(QueryResult(["concept", "id", "label", "depth"], rows), fmt)
+
+
+@app.command()
+def related(
+    nct_id: Annotated[str, typer.Argument(help="NCT id, e.g. NCT07232407.", show_default=False)],
+    top: Annotated[int, typer.Option(help="How many related trials.")] = 20,
+    explain: Annotated[bool, typer.Option(help="Add the explanation column to the table.")] = False,
+    store: StoreOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Trials most related to one trial (shared MeSH concepts weighted by information content), with reasons."""
+    from kg.analysis.related import related as find_related
+    from kg.store import QueryResult, open_store
+
+    with open_store(store, read_only=True) as opened:
+        found = find_related(opened, nct_id, top)
+    if fmt is Format.json:
+        print_json([neighbour.to_json() for neighbour in found])
+        return
+    columns = ["rank", "nct_id", "score", "title"] + (["explanation"] if explain else [])
+    rows = [{**neighbour.to_json(), "score": round(neighbour.score, 2)} for neighbour in found]
+    print_result(QueryResult(columns, rows), fmt, title=f"Related to {nct_id.strip().upper()}")
+    if found:
+        errors.print(f"hierarchy: {found[0].hierarchy}", markup=False, style="dim")
 
 
 mesh_app = typer.Typer(
