@@ -3,15 +3,61 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kg.identifiers import normalize_mesh_id
 from kg.queries import QueryError, run
 from kg.store import Store
 
-__all__ = ["ancestors", "mesh_loaded", "resolve_concepts", "trial_hierarchy"]
+__all__ = ["ConceptFacts", "ancestors", "concept_facts", "mesh_loaded", "resolve_concepts", "trial_hierarchy"]
 
 _LOADED = "ASK { ?c a <https://w3id.org/trialkg/vocab/MeshDescriptor> }"
+_CONCEPT_FACTS = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT ?concept ?ic ?label ?registry ?depth WHERE {
+  ?concept kg:informationContent ?ic .
+  OPTIONAL { ?concept skos:prefLabel ?label }
+  OPTIONAL { ?concept kg:registryTerm ?registry }
+  OPTIONAL { ?concept kg:depth ?depth }
+}"""
+
+
+@dataclass(frozen=True)
+class ConceptFacts:
+    """What analyses need of a MeSH concept a trial reaches."""
+
+    label: str  # the preferred label, else the registry's spelling, else the UI; the smallest if several
+    information_content: float
+    depth: int | None  # None without a MeSH file (the registry's lists carry no depth)
+
+
+def concept_facts(store: Store) -> dict[str, ConceptFacts]:
+    """Concept IRI → its facts, for every concept with an information content (every one a trial reaches).
+
+    Shared by the related-trials index and the networkx projections, so both label and weigh concepts alike.
+    """
+    labels: dict[str, set[str]] = {}
+    registry: dict[str, set[str]] = {}
+    ic: dict[str, float] = {}
+    depth: dict[str, int] = {}
+    for row in store.select(_CONCEPT_FACTS).rows:
+        iri = str(row["concept"])
+        ic[iri] = float(row["ic"] or 0.0)
+        if row["label"]:
+            labels.setdefault(iri, set()).add(str(row["label"]))
+        if row["registry"]:
+            registry.setdefault(iri, set()).add(str(row["registry"]))
+        if isinstance(row["depth"], int):
+            depth[iri] = min(depth.get(iri, row["depth"]), row["depth"])
+    return {
+        iri: ConceptFacts(
+            label=min(labels.get(iri) or registry.get(iri) or {iri.rsplit("/", 1)[-1]}),
+            information_content=value,
+            depth=depth.get(iri),
+        )
+        for iri, value in ic.items()
+    }
 
 
 def mesh_loaded(store: Store) -> bool:

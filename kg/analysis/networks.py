@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Final
 
 import networkx as nx
 
-from kg.analysis.hierarchy import mesh_loaded
+from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.store import Store
 
 __all__ = [
@@ -81,15 +81,6 @@ _LOADED_ANCESTORS: Final = (
     + """SELECT DISTINCT ?term ?ancestor WHERE {
   VALUES ?p { kg:conditionMesh kg:interventionMesh }  # 50x faster in Oxigraph than the path kg:a|kg:b
   ?trial ?p ?term . ?term kg:ancestor ?ancestor
-}"""
-)
-_CONCEPTS: Final = (
-    _PROLOGUE
-    + """SELECT ?concept ?ic ?label ?registry ?depth WHERE {
-  ?concept kg:informationContent ?ic .
-  OPTIONAL { ?concept skos:prefLabel ?label }
-  OPTIONAL { ?concept kg:registryTerm ?registry }
-  OPTIONAL { ?concept kg:depth ?depth }
 }"""
 )
 # XML 1.0 cannot hold C0 controls other than tab/newline/CR, surrogates or U+FFFE/U+FFFF; C1 controls are legal
@@ -165,21 +156,14 @@ def _links(store: Store) -> _Links:
 
 def _concepts(store: Store) -> dict[str, _Concept]:
     """MeSH UI → label (preferred, else the registry's spelling, else the UI), information content and depth."""
-    labels: dict[str, set[str]] = defaultdict(set)
-    registry: dict[str, set[str]] = defaultdict(set)
-    concepts: dict[str, _Concept] = {}
-    for row in store.select(_CONCEPTS).rows:
-        ui = _local(row["concept"], _MESH_PREFIX)
-        concept = concepts.setdefault(ui, _Concept(label=ui, ic=float(row["ic"] or 0.0)))
-        if isinstance(row["depth"], int):
-            concept.depth = row["depth"] if concept.depth == UNKNOWN_DEPTH else min(concept.depth, row["depth"])
-        if row["label"]:
-            labels[ui].add(clean_text(row["label"]))
-        if row["registry"]:
-            registry[ui].add(clean_text(row["registry"]))
-    for ui, concept in concepts.items():
-        concept.label = min(labels.get(ui) or registry.get(ui) or {ui})
-    return concepts
+    return {
+        _local(iri, _MESH_PREFIX): _Concept(
+            label=clean_text(facts.label),
+            ic=facts.information_content,
+            depth=UNKNOWN_DEPTH if facts.depth is None else facts.depth,
+        )
+        for iri, facts in concept_facts(store).items()
+    }
 
 
 def _role(roles: set[str]) -> str:

@@ -56,7 +56,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-from kg.analysis.hierarchy import mesh_loaded
+from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.identifiers import is_nct_id
 from kg.queries import QueryError
 from kg.store import Store, default_spec, open_store
@@ -119,15 +119,6 @@ _TERMS: Final = (
     + """SELECT ?trial ?p ?concept WHERE {
   VALUES ?p { kg:conditionMesh kg:interventionMesh kg:registryConditionAncestor kg:registryInterventionAncestor }
   ?trial ?p ?concept . ?concept kg:informationContent ?ic
-}"""
-)
-_CONCEPTS: Final = (
-    _PREFIX
-    + """SELECT ?concept ?ic ?pref ?term ?depth WHERE {
-  ?concept kg:informationContent ?ic .
-  OPTIONAL { ?concept skos:prefLabel ?pref }
-  OPTIONAL { ?concept kg:registryTerm ?term }
-  OPTIONAL { ?concept kg:depth ?depth }
 }"""
 )
 _MESH_ANCESTORS: Final = (
@@ -330,13 +321,11 @@ def _read_trials(store: Store) -> tuple[list[str], list[str], array[int], array[
 
 
 def _read_concepts(store: Store) -> tuple[list[str], list[str], list[int], list[float]]:
-    info: dict[str, dict[str, Any]] = {}
-    for row in store.select(_CONCEPTS).rows:
-        info.setdefault(str(row["concept"]), row)
-    concepts = sorted(info)
-    labels = [str(info[c].get("pref") or info[c].get("term") or c.rsplit("/", 1)[-1]) for c in concepts]
-    depths = [int(info[c].get("depth") or 0) for c in concepts]
-    ic = [float(info[c]["ic"] or 0.0) for c in concepts]
+    facts = concept_facts(store)
+    concepts = sorted(facts)
+    labels = [facts[c].label for c in concepts]
+    depths = [facts[c].depth or 0 for c in concepts]
+    ic = [facts[c].information_content for c in concepts]
     return concepts, labels, depths, ic
 
 
