@@ -20,7 +20,22 @@ MESH_DATA = SHARED_DATA / "mesh"
 SEED_NCT = "NCT07232407"
 LUTETIUM = "D008187"
 NEOPLASMS = "D009369"
+#: The ancestors the reference trial page lists for Lutetium and for Digestive System Neoplasms.
+LUTETIUM_ANCESTORS = frozenset(
+    {
+        "Lanthanoid Series Elements",
+        "Metals, Rare Earth",
+        "Elements",
+        "Inorganic Chemicals",
+        "Transition Elements",
+        "Metals",
+    }
+)
+DIGESTIVE_NEOPLASMS_ANCESTORS = frozenset({"Neoplasms by Site", "Neoplasms", "Digestive System Diseases"})
 
+needs_mesh = pytest.mark.skipif(
+    not (MESH_DATA / "d2024-reduced.bin").is_file(), reason=f"MeSH files not found at {MESH_DATA} (../shared/data)"
+)
 needs_real_data = pytest.mark.skipif(
     not CTGOV_DATA.is_dir(), reason=f"real ClinicalTrials.gov records not found at {CTGOV_DATA} (../shared/data)"
 )

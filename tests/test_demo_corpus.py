@@ -22,19 +22,16 @@ from hypothesis import strategies as st
 from kg.demo import SEED_NCT, seed_study, synthetic_studies, write_demo_corpus
 from kg.demo.make_vocabulary import build_vocabulary, demo_mesh_ids, demo_mesh_subset, load_index, registry_id
 from kg.demo.synthetic import REFERENCE_DATE
+from tests.conftest import LUTETIUM, LUTETIUM_ANCESTORS, MESH_DATA, REPO, SHARED_DATA, needs_mesh
 
 Study = dict[str, Any]
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-MESH_DIR = SHARED / "data" / "mesh"
-SEED_PAGE = SHARED / "seeds" / "000_428202b05631b0cf.txt"
+MESH_DIR = MESH_DATA
+SEED_PAGE = SHARED_DATA.parent / "seeds" / "000_428202b05631b0cf.txt"
 VOCABULARY = REPO / "kg" / "demo" / "data" / "vocabulary.json"
 DEMO_MESH = REPO / "kg" / "demo" / "data" / "mesh-demo.bin"
-LUTETIUM = "D008187"
 REF = REFERENCE_DATE.isoformat()
 
-needs_mesh = pytest.mark.skipif(not MESH_DIR.is_dir(), reason=f"MeSH files not found at {MESH_DIR} (../shared/data)")
 needs_seed_page = pytest.mark.skipif(not SEED_PAGE.is_file(), reason=f"seed page not found at {SEED_PAGE}")
 
 PHASES = {"EARLY_PHASE1", "PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA"}
@@ -399,14 +396,7 @@ def test_demo_mesh_subset_carries_real_hierarchies() -> None:
     items = list(iter_mesh_file(DEMO_MESH))
     assert [str(item) for item in items if isinstance(item, MeshProblem)] == []
     index = MeshIndex.from_records(items)
-    assert {index.descriptors[a].heading for a in index.ancestors(LUTETIUM)} == {
-        "Lanthanoid Series Elements",
-        "Metals, Rare Earth",
-        "Elements",
-        "Inorganic Chemicals",
-        "Transition Elements",
-        "Metals",
-    }
+    assert {index.descriptors[a].heading for a in index.ancestors(LUTETIUM)} == LUTETIUM_ANCESTORS
     assert index.descriptors[LUTETIUM].tree_numbers == ("D01.268.558.362.562", "D01.268.956.311", "D01.552.550.399.562")
     _ = index.parents  # resolves every parent tree number, recording any it cannot
     assert index.problems == [] and index.unresolved_headings() == []
