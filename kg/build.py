@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -58,7 +57,6 @@ class BuildReport:
     duplicates_dropped: int = 0
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    data_versions: Counter[str] = field(default_factory=Counter)
     sources: list[str] = field(default_factory=list)
     quads: int = 0
     seconds: float = 0.0
@@ -85,10 +83,10 @@ def load_records(
             logger.warning("%s", item)
             continue
         report.records += 1
-        nct_id = nct_id_of(item.study)
         try:
             mapped = map_study(item.study)
         except RecordError as error:
+            nct_id = nct_id_of(item.study)
             message = f"{item.where}{' ' + nct_id if nct_id else ''}: {error}; record skipped"
             report.problems.append(message)
             logger.warning("%s", message)
@@ -136,11 +134,6 @@ def build(
         load_records(store, paths, report, on_record=on_record)
         if (strict and report.problems) or report.trials == 0:
             raise BuildFailed(report)
-        for row in store.select(
-            "PREFIX kg: <https://w3id.org/trialkg/vocab/> "
-            "SELECT ?v (COUNT(?t) AS ?n) WHERE { ?t kg:dataVersion ?v } GROUP BY ?v"
-        ).rows:
-            report.data_versions[str(row["v"])] = int(row["n"] or 0)
         if mesh:
             report.mesh = load_mesh(store, mesh)
         else:

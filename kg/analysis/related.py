@@ -49,6 +49,7 @@ import math
 import pickle
 import random
 import time
+import weakref
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -452,7 +453,8 @@ def build_index(store: Store) -> RelatedIndex:
 
 # --- keeping it beside the store --------------------------------------------------------------------------------
 
-_IN_MEMORY: dict[int, RelatedIndex] = {}
+#: Indexes of stores that cannot keep one on disk, held only as long as their store lives.
+_IN_MEMORY: Final[weakref.WeakKeyDictionary[Store, RelatedIndex]] = weakref.WeakKeyDictionary()
 
 
 def index_path(spec: str) -> Path | None:
@@ -487,9 +489,9 @@ def load_index(store: Store) -> RelatedIndex:
     fingerprint = _fingerprint(store)
     path = index_path(store.spec)
     if path is None:
-        cached = _IN_MEMORY.get(id(store))
+        cached = _IN_MEMORY.get(store)
         if cached is None or cached.fingerprint != fingerprint:
-            cached = _IN_MEMORY[id(store)] = build_index(store)
+            cached = _IN_MEMORY[store] = build_index(store)
         return cached
     index = _read_saved(path, fingerprint) if path.is_file() else None
     if index is None:

@@ -141,12 +141,14 @@ def _fresh_remote(url: str) -> Iterator[Store]:
 def _publish(local: Store, remote: Store) -> None:
     """Copy every graph of ``local`` to ``remote`` (one update per batch of whole graphs), then drop
     the remote graphs the new build no longer has."""
+    from pyoxigraph import NamedNode, Quad
+
     from kg.store.oxigraph import OxigraphStore
     from kg.store.remote import RemoteStore
 
     assert isinstance(local, OxigraphStore) and isinstance(remote, RemoteStore)
-    graphs = list(local.inner.named_graphs())
-    batch: dict = {}
+    graphs = [graph for graph in local.inner.named_graphs() if isinstance(graph, NamedNode)]  # builds name by IRI
+    batch: dict[NamedNode, list[Quad]] = {}
     size = 0
     for graph in graphs:
         quads = list(local.inner.quads_for_pattern(None, None, None, graph))
