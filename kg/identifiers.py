@@ -8,7 +8,7 @@ import unicodedata
 from typing import Final
 from urllib.parse import quote
 
-__all__ = ["NCT_PATTERN", "is_nct_id", "normalize_mesh_id", "slug"]
+__all__ = ["NCT_PATTERN", "is_nct_id", "normalize_mesh_id", "slug", "valid_unicode"]
 
 NCT_PATTERN: Final = re.compile(r"NCT[0-9]{8}\Z")
 _MESH_PATTERN: Final = re.compile(r"([DC])0*([0-9]{1,9})\Z")  # at most 9 significant digits
@@ -44,15 +44,19 @@ def normalize_mesh_id(raw: str) -> str:
     return f"{prefix}{number:0{width}d}"
 
 
+def valid_unicode(text: str) -> str:
+    """``text`` with lone UTF-16 surrogates (invalid Unicode that JSON escapes can carry) replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def slug(text: str) -> str:
     """A stable, IRI-safe key for a name as written: case- and space-insensitive, percent-encoded.
 
     Two trials naming "Docetaxel" and "docetaxel " meet at one node. Very long names end in a hash so
     IRIs stay short and still unique.
     """
-    valid = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")  # lone surrogates → U+FFFD
-    folded = " ".join(unicodedata.normalize("NFKC", valid).casefold().split())
+    folded = " ".join(unicodedata.normalize("NFKC", valid_unicode(text)).casefold().split())
     if len(folded) > _MAX_SLUG:
-        digest = hashlib.sha1(folded.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        digest = hashlib.sha1(folded.encode("utf-8")).hexdigest()[:16]
         folded = f"{folded[:_MAX_SLUG]}~{digest}"
     return quote(folded.replace(" ", "-"), safe="-~")

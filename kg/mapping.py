@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from kg.identifiers import is_nct_id, normalize_mesh_id, slug
+from kg.identifiers import is_nct_id, normalize_mesh_id, slug, valid_unicode
 from kg.vocab import (
     CTGOV_STUDY,
     DATA,
@@ -476,7 +476,7 @@ def _clean(text: str, warnings: list[str]) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         warnings.append(f"invalid Unicode replaced in {text[:40]!r}")
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return valid_unicode(text)
     return text
 
 
