@@ -12,33 +12,13 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, Optional
 
 import typer
 
+from kg.cli.app import FormatOption, StoreOption, app
 from kg.cli.output import Format, console, errors, print_json, print_mapping, print_result
 
 if TYPE_CHECKING:
     from kg.build_mesh import MeshLoadReport
 
 __all__ = ["app", "main"]
-
-app = typer.Typer(
-    name="kg",
-    help="ClinicalTrials.gov records and MeSH as an RDF knowledge graph of related clinical trials.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-StoreOption = Annotated[
-    Optional[str],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option(
-        "--store",
-        "-s",
-        envvar="KG_STORE",
-        show_default=False,
-        help="oxigraph:PATH (default: $KG_HOME/store), oxigraph: (in memory), memory: (rdflib), or sparql:URL.",
-    ),
-]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
 class ExportFormat(str, Enum):
