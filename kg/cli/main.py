@@ -370,6 +370,10 @@ def demo(
     )
 
 
+# Feature command modules: importing one registers its commands on ``app``.
+# (one line each, in the order their commands should appear in ``kg --help``)
+
+
 def main() -> None:
     """Entry point: user mistakes end in one clear sentence and exit 2, never a traceback."""
     try:
