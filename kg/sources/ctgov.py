@@ -25,13 +25,15 @@ import ijson
 from kg.identifiers import is_nct_id
 from kg.sources.json_input import CHUNK, NOT_UTF8, SafeJsonInput
 
-__all__ = ["SUFFIXES", "SourceProblem", "SourceRecord", "iter_records", "iter_studies"]
+__all__ = ["HARVEST_FILES", "SUFFIXES", "SourceProblem", "SourceRecord", "iter_records", "iter_studies"]
 
 logger = logging.getLogger(__name__)
 
 #: File name endings read from a directory; other files there are ignored (and logged).
 SUFFIXES: Final = (".json", ".jsonl", ".ndjson", ".zip", ".gz")
 _LINE_SUFFIXES: Final = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+#: A harvest's own bookkeeping beside its pages (:mod:`kg.harvest`): JSON, but not study records.
+HARVEST_FILES: Final = frozenset({"harvest-manifest.json", "harvest-checkpoint.json"})
 _PEEK: Final = 64
 #: What reading a damaged file can raise: I/O, truncated gzip, bad zip CRC, corrupt deflate data.
 _READ_ERRORS: Final = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -76,6 +78,8 @@ def iter_records(paths: Iterable[Path | str]) -> Iterator[Item]:
             files = sorted(p for p in path.rglob("*") if p.is_file() or (p.is_symlink() and not p.exists()))
             found = False
             for file in files:
+                if file.name in HARVEST_FILES:
+                    continue
                 if file.name.lower().endswith(SUFFIXES):
                     found = True
                     yield from _iter_file(file)
