@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
 from rich.panel import Panel
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
 from kg.cli.output import console
+
+if TYPE_CHECKING:
+    from kg.analysis.health import Health
+    from kg.analysis.timeline import Timeline
 
 __all__ = ["print_trial"]
 
@@ -38,7 +44,11 @@ _PARTS = (
 _MESH = (("MeSH conditions", "condition"), ("MeSH interventions", "intervention"))
 
 
-def print_trial(summary: dict[str, Any]) -> None:
+_LABEL_STYLES = {"On Track": "green", "Completed": "green", "Needs Attention": "yellow", "At Risk": "dark_orange"}
+_STATE_STYLES = {"completed": "green", "expected": "cyan", "overdue": "red"}
+
+
+def print_trial(summary: dict[str, Any], health: Health | None = None) -> None:
     """Record text is printed as plain Text: markup in a title stays text."""
     heading = Text(f"{summary['nct']}  ", style="bold")
     heading.append(str(summary.get("title") or ""))
@@ -49,6 +59,9 @@ def print_trial(summary: dict[str, Any]) -> None:
         if summary.get(key) not in (None, ""):
             facts.add_row(Text(label, style="dim"), Text(str(summary[key])))
     console.print(Panel(facts, title=heading, title_align="left"))
+    if health is not None:
+        _print_health(health)
+        _print_timeline(health.timeline)
     for title, part in _PARTS:
         _print_list(title, [_line(item["label"], item.get("detail")) for item in summary["parts"].get(part, [])])
     for title, role in _MESH:
@@ -71,3 +84,48 @@ def _print_list(title: str, lines: list[str], *, limit: int = 12) -> None:
         console.print(Text(f"  • {line}"))
     if len(lines) > limit:
         console.print(Text(f"  … {len(lines) - limit} more", style="dim"))
+
+
+def _print_health(health: Health) -> None:
+    score = Text(f"{health.score}", style="bold")
+    score.append(f"/100  {health.label}", style=_LABEL_STYLES.get(health.label, "red"))
+    score.append(f"   as of {health.as_of.isoformat()}", style="dim")
+    table = Table.grid(padding=(0, 2))
+    for name, component in health.components.items():
+        points = Text(f"{component.points:>2}/{component.max_points}", style="bold")
+        table.add_row(Text(name.capitalize(), style="dim"), points, Text(component.explanation))
+    console.print(Panel(table, title=score, title_align="left", subtitle="Trial health (screening only)"))
+
+
+def _print_timeline(timeline: Timeline) -> None:
+    table = Table(box=None, padding=(0, 2), show_header=True, header_style="dim")
+    for column in ("milestone", "date", "state", "until next"):
+        table.add_column(column)
+    for item in timeline.milestones:
+        if not item.info.on_timeline:
+            continue
+        recorded = item.recorded + (" (estimated)" if item.estimated else "")
+        state = Text(item.state if item.info.chain else "", style=_STATE_STYLES.get(item.state, ""))
+        table.add_row(item.info.label, recorded, state, item.gap or "")
+    bar = Table.grid(padding=(0, 1))
+    progress = timeline.progress_percent
+    if progress is not None:
+        start, end = timeline.period_start, timeline.period_end
+        bar.add_row(
+            Text(f"Study progress {progress}%", style="bold"),
+            Text(f"{start:%b %Y}" if start else ""),
+            ProgressBar(total=100, completed=progress, width=40),
+            Text(f"{end:%b %Y}" if end else ""),
+        )
+    facts = []
+    months = timeline.months_left
+    if months is not None:
+        facts.append(
+            f"{months} months left to primary completion"
+            if months >= 0
+            else f"{-months} months past primary completion"
+        )
+    if timeline.enrollment_period:
+        facts.append(f"enrollment period {timeline.enrollment_period}")
+    bar.add_row(Text("; ".join(facts), style="dim"))
+    console.print(Panel(Group(bar, table), title=Text("Study timeline", style="bold"), title_align="left"))

@@ -1,0 +1,304 @@
+"""A trial's timeline as on the reference trial page: milestones, gaps in words, enrollment period, progress on a date.
+
+Rules, so a page can be reproduced (``as_of`` fixes the day; it defaults to today):
+
+- **Dates** keep the precision the record gives; for arithmetic a ``YYYY-MM`` date is the first of its month and a
+  ``YYYY`` date the first of January.
+- **Milestone state** on ``as_of``: ``expected`` when the date is after ``as_of``; otherwise ``overdue`` when the
+  registry still calls it an estimate (an estimated date already past), else ``completed``.
+- **Gaps**: the five trial milestones (first submitted, study start, first posted, primary completion, study
+  completion) are put in date order (ties keep that order) and each gets the time until the next one, in words.
+  The record milestones (last update, status verified) get none.
+- **Words for a span of days** (:func:`span_words`): 0 → "Same day"; 1-30 → "N days"; then whole months
+  (days / 30.4375) while under 12 months; then whole years (days / 365.25). Units are rounded to the nearest whole,
+  halves up, never below 1 ("1 day", "1 month", "1 year" in the singular).
+- **Enrollment period**: study start → primary completion (study completion when there is no primary completion).
+- **Progress** on ``as_of``: the elapsed share of that period, clamped to 0-100 %, as a whole percent (halves up).
+- **Months left**: days from ``as_of`` to primary completion / 30.4375, rounded (halves up); negative once past.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, Final
+
+from pyoxigraph import Literal, NamedNode
+
+from kg.queries import QueryError, bindings, load_query
+from kg.store import Store, Value
+
+__all__ = [
+    "MILESTONES",
+    "Milestone",
+    "MilestoneInfo",
+    "Timeline",
+    "months_between",
+    "parse_date",
+    "round_half_up",
+    "select_many",
+    "span_words",
+    "timeline",
+    "timelines",
+    "trial_terms",
+]
+
+logger = logging.getLogger(__name__)
+
+DAYS_PER_MONTH: Final = 365.25 / 12
+DAYS_PER_YEAR: Final = 365.25
+#: Values bound per query by :func:`select_many` (a few hundred keep a remote endpoint's request small).
+CHUNK: Final = 400
+_SELECT: Final = re.compile(r"^SELECT\s+(?:DISTINCT\s+)?", re.MULTILINE | re.IGNORECASE)
+_GROUP_BY: Final = re.compile(r"\bGROUP\s+BY\s+", re.IGNORECASE)
+_WHERE: Final = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class MilestoneInfo:
+    """One kind of milestone: its key in ``trial_dates``, how the page names and explains it, and its role."""
+
+    key: str
+    label: str
+    description: str
+    chain: bool  # a trial milestone that gets a gap to the next one
+    on_timeline: bool  # shown in the timeline (else only among the record dates)
+
+
+MILESTONES: Final = (
+    MilestoneInfo("first_submitted", "First Submitted", "Initial submission to the registry", True, True),
+    MilestoneInfo("study_start", "Study Start", "First participant enrolled", True, True),
+    MilestoneInfo("first_posted", "First Posted", "Study publicly available on registry", True, True),
+    MilestoneInfo(
+        "primary_completion", "Primary Completion", "Last participant's last visit for primary outcome", True, True
+    ),
+    MilestoneInfo("study_completion", "Study Completion", "Last participant's last visit for all outcomes", True, True),
+    MilestoneInfo("last_update", "Last Updated", "Latest changes published on the registry", False, True),
+    MilestoneInfo("status_verified", "Status Verified", "Sponsor last confirmed the status", False, True),
+    MilestoneInfo("first_submitted_qc", "First QC Date", "First submission that passed quality control", False, False),
+    MilestoneInfo(
+        "last_update_submitted", "Last Update Submit", "Latest changes submitted by the sponsor", False, False
+    ),
+)
+_BY_KEY: Final = {info.key: info for info in MILESTONES}
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One dated milestone of one trial, with its state on the ``as_of`` day and the gap to the next one."""
+
+    info: MilestoneInfo
+    recorded: str  # as the record gives it: YYYY-MM-DD, YYYY-MM or YYYY
+    day: date
+    estimated: bool | None  # None: the record does not say (dates without a type are actual)
+    state: str  # completed | expected | overdue
+    gap_days: int | None = None
+    gap: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.info.key,
+            "label": self.info.label,
+            "description": self.info.description,
+            "date": self.recorded,
+            "estimated": bool(self.estimated),
+            "state": self.state,
+            "gap_to_next": self.gap,
+            "gap_days": self.gap_days,
+        }
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Milestones and progress of one trial on one day."""
+
+    nct_id: str
+    as_of: date
+    milestones: list[Milestone]
+    period_start: date | None
+    period_end: date | None
+    months_left: int | None
+    elapsed_share: float | None  # not clamped: above 1 once the end date has passed
+
+    def milestone(self, key: str) -> Milestone | None:
+        return next((item for item in self.milestones if item.info.key == key), None)
+
+    @property
+    def period_days(self) -> int | None:
+        if self.period_start is None or self.period_end is None:
+            return None
+        return (self.period_end - self.period_start).days
+
+    @property
+    def enrollment_period(self) -> str | None:
+        days = self.period_days
+        return None if days is None or days < 0 else span_words(days)
+
+    @property
+    def progress_percent(self) -> int | None:
+        if self.elapsed_share is None:
+            return None
+        return round_half_up(min(max(self.elapsed_share, 0.0), 1.0) * 100)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "milestones": [item.to_json() for item in self.milestones if item.info.on_timeline],
+            "record_dates": {item.info.key: item.recorded for item in self.milestones},
+            "enrollment_period": self.enrollment_period,
+            "enrollment_period_days": self.period_days,
+            "period_start": self.period_start.isoformat() if self.period_start else None,
+            "period_end": self.period_end.isoformat() if self.period_end else None,
+            "progress_percent": self.progress_percent,
+            "elapsed_share": None if self.elapsed_share is None else round(self.elapsed_share, 4),
+            "months_left": self.months_left,
+        }
+
+
+def round_half_up(value: float) -> int:
+    """Nearest whole number, halves up (Python's ``round`` rounds halves to even: 2.5 → 2)."""
+    return math.floor(value + 0.5)
+
+
+def parse_date(text: str) -> date | None:
+    """``YYYY-MM-DD``, ``YYYY-MM`` (the 1st) or ``YYYY`` (1 January); None for anything else."""
+    parts = text.strip().split("-")
+    try:
+        numbers = [int(part) for part in parts]
+        return date(numbers[0], numbers[1] if len(numbers) > 1 else 1, numbers[2] if len(numbers) > 2 else 1)
+    except (ValueError, IndexError):
+        return None
+
+
+def months_between(start: date, end: date) -> int:
+    """Whole months from ``start`` to ``end`` (negative when ``end`` is earlier), rounded halves up."""
+    return round_half_up((end - start).days / DAYS_PER_MONTH)
+
+
+def span_words(days: int) -> str:
+    """A span as the reference page writes it: "Same day", "4 days", "3 months", "2 years" (rules in the module)."""
+    if days < 0:
+        raise ValueError(f"a span cannot be negative: {days} days")
+    if days == 0:
+        return "Same day"
+    if days <= 30:
+        return _plural(days, "day")
+    months = max(1, round_half_up(days / DAYS_PER_MONTH))
+    if months < 12:
+        return _plural(months, "month")
+    return _plural(max(1, round_half_up(days / DAYS_PER_YEAR)), "year")
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def select_many(
+    store: Store, sparql: str, variable: str, terms: Sequence[NamedNode | Literal]
+) -> dict[str, list[dict[str, Value]]]:
+    """A one-subject query (a named query for one trial, say) run for many subjects at once, its rows by subject.
+
+    ``?variable`` joins the projection and the grouping when the query lacks it, so each row says whose it is;
+    the subjects are bound in one ``VALUES`` block at the top of the outer ``WHERE`` group (as
+    :func:`kg.store.base.inline_values` binds one), each term serialised and escaped by pyoxigraph, never formatted
+    from text. Rows keep the query's order within each subject.
+    """
+    select = _SELECT.search(sparql)
+    where = _WHERE.search(sparql, select.end()) if select else None
+    if select is None or where is None:
+        raise QueryError("select_many needs a SELECT … WHERE { … } query")
+    if not re.search(rf"\?{variable}\b", sparql[select.end() : where.start()]):
+        sparql = f"{sparql[: select.end()]}?{variable} {sparql[select.end() :]}"
+        groups = list(_GROUP_BY.finditer(sparql))
+        if groups and groups[-1].start() > sparql.rfind("}"):  # the outer query's own grouping, after its WHERE
+            sparql = f"{sparql[: groups[-1].end()]}?{variable} {sparql[groups[-1].end() :]}"
+        where = _WHERE.search(sparql, select.end() + len(variable) + 2)
+        assert where is not None
+    found: dict[str, list[dict[str, Value]]] = {str(term.value): [] for term in terms}
+    for first in range(0, len(terms), CHUNK):
+        values = " ".join(str(term) for term in terms[first : first + CHUNK])
+        text = f"{sparql[: where.end()]}\n  VALUES ?{variable} {{ {values} }}\n{sparql[where.end() :]}"
+        for row in store.select(text).rows:
+            found.setdefault(str(row[variable]), []).append(row)
+    return found
+
+
+def trial_terms(query: str, nct_ids: Iterable[str]) -> dict[str, Literal]:
+    """NCT id (normalised) → the term a named query binds ``?nct`` to, each id checked as that query checks it."""
+    named = load_query(query)
+    terms: dict[str, Literal] = {}
+    for nct_id in nct_ids:
+        term = bindings(named, {"nct": nct_id})["nct"]
+        assert isinstance(term, Literal)
+        terms[term.value] = term
+    return terms
+
+
+def timeline(store: Store, nct_id: str, *, as_of: date | None = None) -> Timeline:
+    """The trial's timeline on ``as_of`` (default: today); raises QueryError when the store has no such trial."""
+    return next(iter(timelines(store, [nct_id], as_of=as_of).values()))
+
+
+def timelines(store: Store, nct_ids: Iterable[str], *, as_of: date | None = None) -> dict[str, Timeline]:
+    """NCT id (normalised) → timeline on ``as_of``, for many trials in one query (``trial_dates``); raises
+    QueryError when the store lacks any of them."""
+    day = as_of or date.today()
+    terms = trial_terms("trial_dates", nct_ids)
+    rows = select_many(store, load_query("trial_dates").text, "nct", list(terms.values()))
+    undated = [terms[nct] for nct, found in rows.items() if not found]
+    if undated:
+        known = select_many(store, load_query("trial_summary").text, "nct", undated)
+        missing = [nct for nct, found in known.items() if not found]
+        if missing:
+            raise QueryError(f"no trial {', '.join(missing)} in the store {store.spec}")
+    return {nct: _timeline(nct, rows[nct], day) for nct in terms}
+
+
+def _timeline(nct: str, rows: list[dict[str, Value]], day: date) -> Timeline:
+    found: dict[str, Milestone] = {}
+    for row in rows:
+        info = _BY_KEY.get(str(row["milestone"]))
+        recorded = str(row["date"] or "")
+        parsed = parse_date(recorded)
+        if info is None or parsed is None or info.key in found:
+            continue
+        estimated = row["estimated"] if isinstance(row["estimated"], bool) else None
+        found[info.key] = Milestone(info, recorded, parsed, estimated, _state(parsed, estimated, day))
+    milestones = _with_gaps([found[info.key] for info in MILESTONES if info.key in found])
+    start = found.get("study_start")
+    end = found.get("primary_completion") or found.get("study_completion")
+    share = None
+    if start and end and end.day > start.day:
+        share = (day - start.day).days / (end.day - start.day).days
+    return Timeline(
+        nct_id=nct,
+        as_of=day,
+        milestones=milestones,
+        period_start=start.day if start else None,
+        period_end=end.day if end else None,
+        months_left=months_between(day, end.day) if end else None,
+        elapsed_share=share,
+    )
+
+
+def _state(day: date, estimated: bool | None, as_of: date) -> str:
+    if day > as_of:
+        return "expected"
+    return "overdue" if estimated else "completed"
+
+
+def _with_gaps(milestones: list[Milestone]) -> list[Milestone]:
+    """Trial milestones in date order (ties keep the table's order), each with the gap to the next; then the rest."""
+    chain = sorted((item for item in milestones if item.info.chain), key=lambda item: item.day)
+    linked = []
+    for current, following in zip(chain, [*chain[1:], None], strict=True):
+        if following is None:
+            linked.append(current)
+            continue
+        days = (following.day - current.day).days
+        linked.append(replace(current, gap_days=days, gap=span_words(days)))
+    return linked + [item for item in milestones if not item.info.chain]
