@@ -1,0 +1,592 @@
+"""The explorer's graph as JSON: a trial with its conditions, interventions, MeSH chains and related trials, and
+one-hop expansions of any node, computed ahead for the offline page or on request for ``kg serve``.
+
+Node ids: ``NCT…`` for trials, MeSH UIs (``D…``, ``C…``) for concepts, and the shared node's IRI below
+``https://w3id.org/trialkg/id/`` for conditions and interventions as written (``condition/prostate-cancer``,
+``intervention/drug/placebo``). A node is ``{"id", "kind", "group", "label", "name", "facts"}`` (``group`` picks
+colour and shape); an edge is ``{"id", "from", "to", "kind", "label", "summary"}``. Every string is record text
+for the page to show as text, never markup.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final, Generic, NamedTuple, TypeVar
+
+from pyoxigraph import NamedNode
+
+from kg.analysis.health import summary_health
+from kg.analysis.hierarchy import mesh_loaded, trial_hierarchy
+from kg.analysis.related import Neighbour, RelatedIndex, load_index, rank
+from kg.analysis.timeline import select_many, trial_terms
+from kg.analysis.trial import trial_summary
+from kg.identifiers import is_nct_id, normalize_mesh_id, slug
+from kg.queries import QueryError, load_query
+from kg.store import Store, Value
+from kg.vocab import CTGOV_STUDY, DATA, MESH
+
+__all__ = ["GROUPS", "Graph", "Node", "canonical_id", "expand", "explorer_data", "node_kind"]
+
+logger = logging.getLogger(__name__)
+
+Node = dict[str, Any]
+Edge = dict[str, Any]
+Rows = list[dict[str, Value]]
+V = TypeVar("V")
+
+#: Node groups, in legend order: (group, legend text). Colours and shapes live with the page (explorer.js).
+GROUPS: Final = (
+    ("trial", "Trial"),
+    ("condition", "Condition as written"),
+    ("intervention", "Intervention as written"),
+    ("disease", "MeSH disease concept (C, F)"),
+    ("drug", "MeSH chemical or drug (D, supplementary)"),
+    ("concept", "Other MeSH concept"),
+)
+_DISEASE_TREES: Final = ("C", "F")
+_WRITTEN: Final = ("condition/", "intervention/")
+#: Longest label drawn on the canvas; the full text is in the hover summary and the panel.
+_LABEL_CHARS: Final = 40
+
+# Each query reads one kind of fact for many subjects at once (``?concept`` or ``?node`` bound by select_many).
+_PREFIX: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX schema: <https://schema.org/>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+"""
+_CONCEPT: Final = (
+    _PREFIX
+    + """SELECT ?concept ?type ?label ?registry ?tree ?depth ?trials ?ic ?as_condition WHERE {
+  OPTIONAL { ?concept a ?type }
+  OPTIONAL { ?concept skos:prefLabel ?label }
+  OPTIONAL { ?concept kg:registryTerm ?registry }
+  OPTIONAL { ?concept kg:treeNumber ?tree }
+  OPTIONAL { ?concept kg:depth ?depth }
+  OPTIONAL { ?concept kg:trialsAtOrUnder ?trials }
+  OPTIONAL { ?concept kg:informationContent ?ic }
+  BIND(EXISTS { ?trial kg:conditionMesh|kg:registryConditionAncestor ?concept } AS ?as_condition)
+}"""
+)
+_PARENTS: Final = (
+    _PREFIX
+    + """SELECT DISTINCT ?concept ?relation ?parent WHERE {
+  { ?concept skos:broader ?parent . BIND("broader" AS ?relation) }
+  UNION { ?concept kg:pharmacologicalAction ?parent . BIND("pharmacological action" AS ?relation) }
+  UNION { ?concept kg:mappedTo ?parent . BIND("maps to" AS ?relation) }
+  ?parent kg:treeNumber ?tree .
+}"""
+)
+_WRITTEN_NODE: Final = (
+    _PREFIX
+    + """SELECT ?node ?label ?type ?nct WHERE {
+  ?node rdfs:label ?label .
+  OPTIONAL { ?node kg:interventionType/skos:notation ?type }
+  OPTIONAL { ?trial kg:condition|kg:intervention ?node ; dcterms:identifier ?nct }
+}"""
+)
+_MESH_KINDS: Final = {
+    "https://w3id.org/trialkg/vocab/MeshDescriptor": "MeSH descriptor",
+    "https://w3id.org/trialkg/vocab/MeshSupplementaryConcept": "MeSH supplementary concept",
+}
+_TERM_ROLES: Final = ("condition", "intervention")
+#: Rankings remembered per store (see :func:`_ranked`), dropped together beyond this many.
+_RANKS_KEPT: Final = 50_000
+_RANKED: Final[weakref.WeakKeyDictionary[Store, tuple[str, dict[tuple[str, int], list[Neighbour]]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def node_kind(node_id: str) -> str:
+    """``trial``, ``concept``, ``condition`` or ``intervention`` for a node id; QueryError for anything else."""
+    if is_nct_id(node_id):
+        return "trial"
+    if node_id.startswith(_WRITTEN):
+        return node_id.split("/", 1)[0]
+    try:
+        normalize_mesh_id(node_id)
+    except ValueError:
+        raise QueryError(f"{node_id!r} is not a node id (an NCT id, a MeSH UI or condition/… intervention/…)") from None
+    return "concept"
+
+
+def canonical_id(node_id: str) -> str:
+    """The id a node goes by: NCT ids in capitals, MeSH UIs as MeSH writes them (``D000008187`` → ``D008187``)."""
+    node_id = node_id.strip()
+    if is_nct_id(node_id.upper()):
+        return node_id.upper()
+    return normalize_mesh_id(node_id) if node_kind(node_id) == "concept" else node_id
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1].rstrip() + "…"
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+@dataclass
+class Graph:
+    """Nodes and edges in insertion order, each once (an edge by its id)."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: dict[str, Edge] = field(default_factory=dict)
+
+    def node(self, node: Node) -> None:
+        self.nodes.setdefault(node["id"], node)
+
+    def edge(self, source: str, target: str, kind: str, label: str, summary: str = "") -> None:
+        ends = sorted((source, target)) if kind == "related" else [source, target]
+        key = f"{kind}|{ends[0]}|{ends[1]}"
+        if key not in self.edges and source != target:
+            self.edges[key] = {
+                "id": key,
+                "from": source,
+                "to": target,
+                "kind": kind,
+                "label": label,
+                "summary": summary,
+            }
+
+    def to_json(self, centre: str) -> dict[str, Any]:
+        return {"centre": centre, "nodes": list(self.nodes.values()), "edges": list(self.edges.values())}
+
+
+class _Batched(Generic[V]):
+    """Facts by key, read many keys per query: a miss reads the key together with every key wanted so far, so a
+    page of hundreds of nodes costs one query per kind of fact and level, not one per node."""
+
+    def __init__(self, read: Callable[[list[str]], dict[str, V]]) -> None:
+        self._read = read
+        self._found: dict[str, V] = {}
+        self._wanted: dict[str, None] = {}  # an ordered set
+
+    def want(self, keys: Iterable[str]) -> None:
+        self._wanted.update((key, None) for key in keys if key not in self._found)
+
+    def __getitem__(self, key: str) -> V:
+        if key not in self._found:
+            keys = [key, *(other for other in self._wanted if other != key and other not in self._found)]
+            self._wanted.clear()
+            self._found.update(self._read(keys))
+        return self._found[key]
+
+
+class _Link(NamedTuple):
+    """A node an expansion adds (built with ``role`` if it is new) and the edge that ties it in."""
+
+    node: str
+    role: str | None
+    source: str
+    target: str
+    kind: str
+    label: str
+    summary: str = ""
+
+
+class _Reader:
+    """Node builders over one store, each node built once per page from facts read in batches (see ``want``)."""
+
+    def __init__(self, store: Store, top: int) -> None:
+        if top < 1:
+            raise QueryError(f"--top must be at least 1, not {top}")
+        self.store = store
+        self.top = top
+        self.mesh = mesh_loaded(store)
+        self._nodes: dict[str, Node] = {}
+        self._related: dict[str, list[Neighbour]] = {}
+        self._index: RelatedIndex | None = None
+        self._summaries = _Batched(lambda keys: self._per_trial("trial_summary", keys))
+        self._terms = _Batched(lambda keys: self._per_trial("trial_mesh", keys))
+        self._health = _Batched(self._read_health)
+        self._concepts = _Batched(self._read_concepts)
+        self._parents = _Batched(lambda keys: self._per_concept(_PARENTS, keys))
+        self._under = _Batched(lambda keys: self._per_concept(load_query("trials_under").text, keys))
+        self._written = _Batched(self._read_written)
+
+    # --- batched reads -------------------------------------------------------------------------------------------
+
+    def want(self, node_ids: Iterable[str]) -> None:
+        """Read, at the next miss, the facts building these nodes takes: for trials their summary, MeSH terms (and
+        those terms' concepts) and health; for concepts and written terms their facts."""
+        ids = [node_id for node_id in node_ids if node_id not in self._nodes]
+        kinds = {node_id: node_kind(node_id) for node_id in ids}
+        trials = [node_id for node_id in ids if kinds[node_id] == "trial"]
+        for batch in (self._summaries, self._terms, self._health):
+            batch.want(trials)
+        self._written.want(node_id for node_id in ids if kinds[node_id] in _TERM_ROLES)
+        concepts = [node_id for node_id in ids if kinds[node_id] == "concept"]
+        concepts += [str(term["mesh_id"]) for nct in trials for term in self.terms(nct) if term["role"] in _TERM_ROLES]
+        self._concepts.want(canonical_id(ui) for ui in concepts)
+
+    def want_links(self, node_ids: Iterable[str]) -> None:
+        """Read, at the next miss, the relations expanding these nodes takes (see :func:`_links`)."""
+        ids = list(node_ids)
+        self._terms.want(node_id for node_id in ids if node_kind(node_id) == "trial")
+        concepts = [node_id for node_id in ids if node_kind(node_id) == "concept"]
+        self._parents.want(concepts)
+        self._under.want(concepts)
+        self._written.want(node_id for node_id in ids if node_kind(node_id) in _TERM_ROLES)
+
+    def want_parents(self, uis: Iterable[str]) -> None:
+        self._parents.want(uis)
+
+    def _per_trial(self, query: str, ncts: list[str]) -> dict[str, Rows]:
+        return select_many(self.store, load_query(query).text, "nct", list(trial_terms(query, ncts).values()))
+
+    def _per_concept(self, sparql: str, uis: list[str]) -> dict[str, Rows]:
+        rows = select_many(self.store, sparql, "concept", [NamedNode(MESH.iri + ui) for ui in uis])
+        return {iri.removeprefix(MESH.iri): found for iri, found in rows.items()}
+
+    def _read_concepts(self, uis: list[str]) -> dict[str, Rows]:
+        found = self._per_concept(_CONCEPT, uis)
+        self._under.want(ui for ui, rows in found.items() if not any(isinstance(r["trials"], int) for r in rows))
+        return found
+
+    def _read_written(self, node_ids: list[str]) -> dict[str, Rows]:
+        rows = select_many(self.store, _WRITTEN_NODE, "node", [NamedNode(DATA.iri + node_id) for node_id in node_ids])
+        return {iri.removeprefix(DATA.iri): found for iri, found in rows.items()}
+
+    def _read_health(self, ncts: list[str]) -> dict[str, dict[str, Any]]:
+        """Score, label and each component's points and explanation (the peer figures stay out of the page)."""
+        summaries = {nct: rows[0] for nct in ncts if (rows := self._summaries[nct])}
+        found: dict[str, dict[str, Any]] = {}
+        for nct, health in summary_health(self.store, summaries).items():
+            as_json = health.to_json()
+            components = {
+                name: {key: part[key] for key in ("points", "max_points", "explanation")}
+                for name, part in as_json["components"].items()
+            }
+            found[nct] = {
+                "score": as_json["score"],
+                "label": as_json["label"],
+                "as_of": as_json.get("as_of"),
+                "components": components,
+            }
+        return found
+
+    # --- nodes ---------------------------------------------------------------------------------------------------
+
+    def node(self, node_id: str, *, role: str | None = None) -> Node:
+        node_id = canonical_id(node_id)
+        if node_id not in self._nodes:
+            kind = node_kind(node_id)
+            if kind == "trial":
+                self._nodes[node_id] = self._trial(node_id)
+            elif kind == "concept":
+                self._nodes[node_id] = self._concept(node_id, role)
+            else:
+                self._nodes[node_id] = self._written_node(node_id, kind)
+        return self._nodes[node_id]
+
+    def _trial(self, nct: str) -> Node:
+        self.want([nct])
+        rows = self._summaries[nct]
+        if not rows:
+            raise QueryError(f"no trial {nct} in the store {self.store.spec}")
+        row = rows[0]
+        title = _text(row["title"])
+        terms = self.terms(nct)
+        facts = {
+            "nct_id": nct,
+            "title": title,
+            **{key: row[key] for key in _TRIAL_FACTS},
+            "synthetic": bool(row["synthetic"]),
+            "mesh_conditions": self._term_labels(terms, "condition"),
+            "mesh_interventions": self._term_labels(terms, "intervention"),
+            "health": self._health[nct],
+            "url": f"{CTGOV_STUDY.iri}{nct}",
+        }
+        return {"id": nct, "kind": "trial", "group": "trial", "label": nct, "name": title or nct, "facts": facts}
+
+    def _term_labels(self, terms: Rows, role: str) -> list[str]:
+        return sorted({self.node(str(t["mesh_id"]), role=role)["name"] for t in terms if t["role"] == role})
+
+    def _concept(self, ui: str, role: str | None) -> Node:
+        rows = self._concepts[ui]
+        types = {_MESH_KINDS[str(r["type"])] for r in rows if str(r["type"]) in _MESH_KINDS}
+        labels = {str(r["label"]) for r in rows if r["label"]}
+        registry = {str(r["registry"]) for r in rows if r["registry"]}
+        trees = sorted({str(r["tree"]) for r in rows if r["tree"]})
+        depths = [int(r["depth"]) for r in rows if isinstance(r["depth"], int)]
+        counted = next((int(r["trials"]) for r in rows if isinstance(r["trials"], int)), None)
+        ic = next((float(r["ic"]) for r in rows if isinstance(r["ic"], (int, float))), None)
+        if not (labels or registry or trees):
+            raise QueryError(f"no MeSH concept {ui} in the store {self.store.spec}")
+        name = min(labels or registry)
+        as_condition = any(bool(r["as_condition"]) for r in rows)
+        facts = {
+            "ui": ui,
+            "label": name,
+            "kind": min(types) if types else "MeSH term (from the registry)",
+            "tree_numbers": trees,
+            "depth": min(depths) if depths else None,
+            "trials_at_or_under": counted if counted is not None else len(self._under[ui]),
+            "trials_source": "kg:trialsAtOrUnder" if counted is not None else "counted",
+            "information_content": ic,
+            "registry_terms": sorted(registry - {name}),
+        }
+        group = _concept_group(trees, ui, role or ("condition" if as_condition else "intervention"))
+        return {"id": ui, "kind": "concept", "group": group, "label": _short(name), "name": name, "facts": facts}
+
+    def _written_node(self, node_id: str, kind: str) -> Node:
+        rows = self._written[node_id]
+        if not rows:
+            raise QueryError(f"no {kind} {node_id!r} in the store {self.store.spec}")
+        name = min(str(r["label"]) for r in rows)
+        facts = {
+            "label": name,
+            "type": next((str(r["type"]) for r in rows if r["type"]), None),
+            "trials": len({r["nct"] for r in rows if r["nct"]}),
+            "spellings": sorted({str(r["label"]) for r in rows} - {name}),
+        }
+        return {"id": node_id, "kind": kind, "group": kind, "label": _short(name), "name": name, "facts": facts}
+
+    # --- relations -----------------------------------------------------------------------------------------------
+
+    def terms(self, nct: str) -> Rows:
+        """The trial's MeSH terms and registry ancestors (``trial_mesh``)."""
+        return self._terms[nct]
+
+    def related(self, nct: str) -> list[Neighbour]:
+        if nct not in self._related:
+            if self._index is None:
+                self._index = load_index(self.store)
+            self._related[nct] = _ranked(self.store, self._index, nct, self.top)
+        return self._related[nct]
+
+    def parents(self, ui: str) -> list[tuple[str, str]]:
+        """(relation, parent UI): broader descriptors, pharmacological actions, mapped descriptors."""
+        rows = self._parents[ui]
+        return sorted({(str(r["relation"]), str(r["parent"]).removeprefix(MESH.iri)) for r in rows})
+
+    def trials_under(self, ui: str) -> tuple[list[tuple[str, str]], int]:
+        """Up to ``top`` (NCT id, via terms) at or under a concept, those naming it first; and how many in all."""
+        rows = self._under[ui]
+        label = self.node(ui)["name"]
+        found = [(str(r["nct"]), str(r["via"] or "")) for r in rows]
+        found.sort(key=lambda item: (label not in item[1].split(" | "), item[0]))
+        return found[: self.top], len(found)
+
+    def trials_naming(self, node_id: str) -> list[str]:
+        return sorted({str(r["nct"]) for r in self._written[node_id] if r["nct"]})[: self.top]
+
+
+def _ranked(store: Store, index: RelatedIndex, nct: str, top: int) -> list[Neighbour]:
+    """:func:`rank`, remembered per store while its index stays the same (its fingerprint): the pages ``kg serve``
+    draws for nearby trials share most of their rankings, and ranking is the costliest step of a page."""
+    cached = _RANKED.get(store)
+    if cached is None or cached[0] != index.fingerprint or len(cached[1]) >= _RANKS_KEPT:
+        cached = _RANKED[store] = (index.fingerprint, {})
+    ranks = cached[1]
+    if (nct, top) not in ranks:
+        ranks[nct, top] = rank(index, nct, top)
+    return ranks[nct, top]
+
+
+_TRIAL_FACTS: Final = (
+    "acronym",
+    "status",
+    "phases",
+    "study_type",
+    "start",
+    "primary_completion",
+    "completion",
+    "enrollment",
+    "lead_sponsor",
+    "sponsor_class",
+    "conditions",
+    "interventions",
+    "sites",
+    "countries",
+)
+
+
+def _concept_group(trees: list[str], ui: str, role: str) -> str:
+    if trees:
+        letters = {tree[0] for tree in trees}
+        if letters & set(_DISEASE_TREES):
+            return "disease"
+        return "drug" if "D" in letters else "concept"
+    if ui.startswith("C"):
+        return "drug"
+    return "disease" if role == "condition" else "drug"
+
+
+# --- the centre view ------------------------------------------------------------------------------------------
+
+
+def _centre(reader: _Reader, nct: str) -> Graph:
+    """The trial, its conditions and interventions as written and as MeSH with their ancestors, its related trials.
+
+    Every node's facts are asked for first (``want``) and read in one query per kind of fact; the graph is then
+    built in the order the page shows."""
+    summary = trial_summary(reader.store, nct)
+    nct = str(summary["nct"])
+    written = [
+        (part, _written_id(part, str(item["label"]), item.get("detail")))
+        for part in ("condition", "intervention")
+        for item in summary["parts"].get(part, [])
+    ]
+    related = _related_links(reader, nct)
+    reader.want([nct, *(link.node for link in related)])
+    terms = _term_links(reader, nct)
+    hierarchy = trial_hierarchy(reader.store, nct)
+    chain = {
+        str(item["id"]): role
+        for role in ("condition", "intervention")
+        for item in hierarchy[role]
+        if isinstance(item.get("id"), str)
+    }
+    reader.want([nct, *(node_id for _, node_id in written), *(link.node for link in terms + related), *chain])
+    graph = Graph()
+    graph.node(reader.node(nct))
+    for part, node_id in written:
+        graph.node(reader.node(node_id))
+        graph.edge(nct, node_id, part, part)
+    _add_links(reader, graph, terms)
+    for ui, role in chain.items():
+        graph.node(reader.node(ui, role=role))
+    if reader.mesh:
+        _add_chain_edges(reader, graph, set(chain) | {n for n in graph.nodes if node_kind(n) == "concept"})
+    _add_links(reader, graph, related)
+    return graph
+
+
+def _written_id(part: str, label: str, kind: object) -> str:
+    """The id of a condition or intervention as written: its shared node's IRI below the data namespace."""
+    if part == "condition":
+        return f"condition/{slug(label)}"
+    return f"intervention/{slug(str(kind or 'OTHER'))}/{slug(label)}"
+
+
+def _term_links(reader: _Reader, nct: str) -> list[_Link]:
+    """The trial's MeSH terms (and, without a MeSH file, the registry's ancestors) linked to it."""
+    links = []
+    for term in reader.terms(nct):
+        role = str(term["role"])
+        ui = str(term["mesh_id"])
+        if role in _TERM_ROLES:
+            links.append(_Link(ui, role, nct, ui, f"{role}-MeSH", f"MeSH {role}", f"MeSH {role} term of {nct}"))
+        elif not reader.mesh:
+            base = role.removesuffix(" ancestor")
+            summary = f"the registry lists it as a {base} ancestor"
+            links.append(_Link(ui, base, nct, ui, "registry-ancestor", "ancestor", summary))
+    return links
+
+
+def _related_links(reader: _Reader, nct: str) -> list[_Link]:
+    return [
+        _Link(
+            neighbour.nct_id,
+            None,
+            nct,
+            neighbour.nct_id,
+            "related",
+            f"related {neighbour.score:.1f}",
+            f"rank {neighbour.rank}, score {neighbour.score:.2f}: {neighbour.explanation}",
+        )
+        for neighbour in reader.related(nct)
+    ]
+
+
+def _add_links(reader: _Reader, graph: Graph, links: Iterable[_Link]) -> None:
+    for link in links:
+        graph.node(reader.node(link.node, role=link.role))
+        graph.edge(link.source, link.target, link.kind, link.label, link.summary)
+
+
+def _add_chain_edges(reader: _Reader, graph: Graph, concepts: Iterable[str]) -> None:
+    """Broader / pharmacological-action / mapping edges among concepts already in the graph."""
+    present = set(concepts)
+    reader.want_parents(present)
+    for ui in sorted(present):
+        for relation, parent in reader.parents(ui):
+            if parent in present:
+                graph.edge(ui, parent, relation.replace(" ", "-"), relation)
+
+
+# --- expansions -----------------------------------------------------------------------------------------------
+
+
+def _hop(reader: _Reader, node_id: str) -> list[_Link]:
+    """One hop out: a trial's MeSH terms and related trials; a concept's broader concepts and the trials at or
+    under it; a condition or intervention's trials."""
+    kind = node_kind(node_id)
+    if kind == "trial":
+        return _term_links(reader, node_id) + _related_links(reader, node_id)
+    if kind == "concept":
+        links = [
+            _Link(parent, None, node_id, parent, relation.replace(" ", "-"), relation)
+            for relation, parent in reader.parents(node_id)
+        ]
+        found, total = reader.trials_under(node_id)
+        return links + [
+            _Link(nct, None, nct, node_id, "under", "at or under", f"{nct} via {via} ({total} trials at or under)")
+            for nct, via in found
+        ]
+    return [_Link(nct, None, nct, node_id, kind, kind) for nct in reader.trials_naming(node_id)]
+
+
+def _links(reader: _Reader, node_ids: list[str]) -> dict[str, list[_Link]]:
+    """Each node's hop, all read together; then the facts of every node they reach are asked for at once."""
+    reader.want_links(node_ids)
+    links = {node_id: _hop(reader, node_id) for node_id in node_ids}
+    reader.want(link.node for found in links.values() for link in found)
+    return links
+
+
+def _expansion(reader: _Reader, node_id: str, links: list[_Link]) -> Graph:
+    graph = Graph()
+    graph.node(reader.node(node_id))
+    _add_links(reader, graph, links)
+    return graph
+
+
+def expand(store: Store, node_id: str, *, top: int = 10) -> dict[str, Any]:
+    """One hop out from a node (see :func:`_hop`), as ``{"centre", "nodes", "edges"}``."""
+    node_id = canonical_id(node_id)
+    reader = _Reader(store, top)
+    reader.node(node_id)
+    return _expansion(reader, node_id, _links(reader, [node_id])[node_id]).to_json(node_id)
+
+
+def explorer_data(store: Store, nct_id: str, *, depth: int = 2, top: int = 10) -> dict[str, Any]:
+    """The centre view of a trial, plus the expansions of every node up to ``depth`` hops beyond it.
+
+    ``nodes``/``edges`` are the first view; ``expansions`` maps a node id to the ids and edges its Expand adds;
+    ``catalogue`` holds the nodes those expansions bring that the first view does not show. Each hop's relations,
+    then the facts of every node it reaches, are read in one query per kind.
+    """
+    if depth < 0:
+        raise QueryError(f"--depth must be 0 or more, not {depth}")
+    reader = _Reader(store, top)
+    first = _centre(reader, nct_id.strip().upper())
+    centre = next(iter(first.nodes))
+    known: dict[str, Node] = dict(first.nodes)
+    expansions: dict[str, dict[str, Any]] = {}
+    frontier = list(first.nodes)
+    for _ in range(depth):
+        reached: list[str] = []
+        todo = [node_id for node_id in frontier if node_id not in expansions]
+        for node_id, links in _links(reader, todo).items():
+            hop = _expansion(reader, node_id, links)
+            expansions[node_id] = {"nodes": list(hop.nodes), "edges": list(hop.edges.values())}
+            for new_id, node in hop.nodes.items():
+                if new_id not in known:
+                    known[new_id] = node
+                    reached.append(new_id)
+        frontier = reached
+    data = first.to_json(centre)
+    data.update(
+        depth=depth,
+        top=top,
+        hierarchy="MeSH vocabulary (loaded)" if reader.mesh else "the registry's derived ancestor lists",
+        expansions=expansions,
+        catalogue={node_id: node for node_id, node in known.items() if node_id not in first.nodes},
+    )
+    return data
