@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final, TypeAlias
 
 if TYPE_CHECKING:  # pyoxigraph is imported by the backends; `kg --help` must not pay for it
-    from pyoxigraph import Literal, NamedNode, Quad
+    from pyoxigraph import Literal, NamedNode, Quad, QueryBoolean, QuerySolutions, Triple
 
-__all__ = ["Bindings", "QueryResult", "Store", "StoreError", "Value", "inline_values", "python_value", "query_form"]
+__all__ = [
+    "Bindings",
+    "QueryResult",
+    "RawResult",
+    "Store",
+    "StoreError",
+    "Value",
+    "inline_values",
+    "python_value",
+    "query_form",
+]
 
 Value = str | int | float | bool | None
+#: A query's answer as RDF terms, read lazily where the backend can (the SPARQL Protocol serialises it).
+RawResult: TypeAlias = "QuerySolutions | QueryBoolean | Iterator[Triple]"
 #: Variables pre-bound to RDF terms for a query (None leaves one unbound).
 Bindings = Mapping[str, "NamedNode | Literal | None"]
 
@@ -131,6 +143,11 @@ class Store(ABC):
     @abstractmethod
     def construct(self, sparql: str) -> bytes:
         """Run a CONSTRUCT or DESCRIBE query; N-Triples."""
+
+    @abstractmethod
+    def query_raw(self, sparql: str) -> RawResult:
+        """Run any query and keep its answer as pyoxigraph terms (solutions, boolean or triples), so a server can
+        stop reading at a row limit or deadline and write any SPARQL results format."""
 
     @abstractmethod
     def dump(self, output: BinaryIO, media_type: str) -> None:

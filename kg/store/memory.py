@@ -11,7 +11,7 @@ from rdflib.query import ResultRow
 from rdflib.term import BNode, Identifier
 from rdflib.term import Literal as RdfLiteral
 
-from kg.store.base import Bindings, QueryResult, Store, StoreError, Value, python_value
+from kg.store.base import Bindings, QueryResult, RawResult, Store, StoreError, Value, python_value
 
 __all__ = ["MemoryStore"]
 
@@ -95,6 +95,16 @@ class MemoryStore(Store):
         if result.type not in ("CONSTRUCT", "DESCRIBE") or result.graph is None:
             raise StoreError("only CONSTRUCT and DESCRIBE queries return triples")
         return result.graph.serialize(format="nt", encoding="utf-8")
+
+    def query_raw(self, sparql: str) -> RawResult:
+        try:
+            result = self.inner.query(sparql)
+        except Exception as error:
+            raise StoreError(f"SPARQL error: {error}") from None
+        if result.type in ("SELECT", "ASK"):  # rdflib's SPARQL JSON, read back as terms
+            return ox.parse_query_results(result.serialize(format="json"), format=ox.QueryResultsFormat.JSON)
+        data = result.serialize(format="nt", encoding="utf-8")
+        return (quad.triple for quad in ox.parse(data, format=ox.RdfFormat.N_TRIPLES))
 
     def dump(self, output: BinaryIO, media_type: str) -> None:
         fmt = _FORMATS[media_type]

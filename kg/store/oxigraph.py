@@ -9,7 +9,7 @@ from typing import BinaryIO, Final
 
 import pyoxigraph as ox
 
-from kg.store.base import Bindings, QueryResult, Store, StoreError, Value, inline_values, python_value
+from kg.store.base import Bindings, QueryResult, RawResult, Store, StoreError, Value, inline_values, python_value
 
 __all__ = ["OxigraphStore", "term_value"]
 
@@ -96,6 +96,9 @@ class OxigraphStore(Store):
         if not isinstance(result, ox.QueryTriples):
             raise StoreError("only CONSTRUCT and DESCRIBE queries return triples")
         return result.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
+
+    def query_raw(self, sparql: str) -> RawResult:
+        return self._query(sparql)
 
     def _query(self, sparql: str) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
         try:

@@ -1,0 +1,210 @@
+"""Load test of ``kg serve``: concurrent clients on 127.0.0.1 for a bounded time; latency p50/p95, throughput, errors.
+
+A real ``kg serve`` (uvicorn) is started on a free loopback port over the offline demo store (the reference trial
+and its **synthetic** companions, built in a temporary directory), or over ``--store``. Each client thread has its
+own HTTP connection and requests, in turn, an explorer page ``/trial/NCT…``, an expansion ``/api/expand/…`` and the
+named query ``trial_summary`` over the SPARQL endpoint, for trials drawn at random (fixed seed). Any status other
+than 200, or a transport error, counts as an error. Prints the figures and writes
+``benchmarks/results/serve_load.json``.
+
+    python benchmarks/serve_load.py                    # --clients 8 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+RESULTS = Path(__file__).parent / "results" / "serve_load.json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def kg_serve(spec: str, *, timeout: float = 30.0, max_rows: int = 100_000, startup: float = 60.0) -> Iterator[str]:
+    """``kg serve`` on a free loopback port in a child process; yields its base URL, stops it afterwards."""
+    port = free_port()
+    command = [sys.executable, "-m", "kg", "serve", "--store", spec, "--port", str(port)]
+    command += ["--timeout", str(timeout), "--max-rows", str(max_rows)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"kg serve did not start: {process.communicate()[1][-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class LoadReport:
+    """Latencies (seconds) per request kind, the errors seen, and the wall time of the run."""
+
+    clients: int
+    seconds: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        every = [value for values in self.latencies.values() for value in values]
+        kinds = {kind: _figures(values, self.seconds) for kind, values in sorted(self.latencies.items())}
+        return {
+            "clients": self.clients,
+            "seconds": round(self.seconds, 2),
+            "errors": len(self.errors),
+            "first_errors": self.errors[:10],
+            "all": _figures(every, self.seconds),
+            "by_kind": kinds,
+        }
+
+
+def _figures(values: list[float], seconds: float) -> dict[str, float]:
+    if not values:
+        return {"requests": 0}
+    ordered = sorted(values)
+    return {
+        "requests": len(values),
+        "p50_ms": round(1000 * statistics.median(ordered), 1),
+        "p95_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+        "max_ms": round(1000 * ordered[-1], 1),
+        "per_second": round(len(values) / seconds, 1) if seconds else 0.0,
+    }
+
+
+Target = Callable[[random.Random], tuple[str, str]]
+
+
+def run_load(base: str, targets: list[Target], *, clients: int, seconds: float, seed: int = 7) -> LoadReport:
+    """``clients`` threads, each cycling through ``targets`` (functions giving a kind and a path) until
+    ``seconds`` have passed; a request in flight at the end is finished and counted."""
+    report = LoadReport(clients)
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(number: int) -> None:
+        rng = random.Random(seed * 1000 + number)
+        with httpx.Client(base_url=base, timeout=60) as session:
+            turn = number
+            while time.monotonic() < stop:
+                kind, path = targets[turn % len(targets)](rng)
+                turn += 1
+                started = time.perf_counter()
+                try:
+                    response = session.get(path)
+                    problem = None if response.status_code == 200 else f"{response.status_code} {path[:80]}"
+                except httpx.HTTPError as error:
+                    problem = f"{type(error).__name__} {path[:80]}"
+                elapsed = time.perf_counter() - started
+                with lock:
+                    report.latencies.setdefault(kind, []).append(elapsed)
+                    if problem:
+                        report.errors.append(problem)
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report.seconds = time.monotonic() - began
+    return report
+
+
+def explorer_targets(spec: str) -> list[Target]:
+    """The three request kinds, over the trials of the store at ``spec``."""
+    from kg.analysis.related import load_index
+    from kg.queries import bind, load_query
+    from kg.store import open_store
+    from kg.views.explorer import expand
+
+    with open_store(spec, read_only=True) as store:
+        ncts = list(load_index(store).ncts)
+        picked = random.Random(1).sample(ncts, min(5, len(ncts)))
+        node_ids = sorted({str(node["id"]) for nct in picked for node in expand(store, nct)["nodes"]})
+    summary = load_query("trial_summary")
+
+    def trial(rng: random.Random) -> tuple[str, str]:
+        return "/trial", f"/trial/{rng.choice(ncts)}"
+
+    def expand(rng: random.Random) -> tuple[str, str]:
+        return "/api/expand", f"/api/expand/{quote(rng.choice(node_ids), safe='')}"
+
+    def sparql(rng: random.Random) -> tuple[str, str]:
+        text = bind(summary, {"nct": rng.choice(ncts)})
+        return "/sparql", f"/sparql?query={quote(text, safe='')}"
+
+    return [trial, expand, sparql]
+
+
+def build_demo(directory: Path, synthetic: int) -> str:
+    """The demo store (reference trial + synthetic trials, demo MeSH subset) on disk under ``directory``."""
+    from kg.build import build
+    from kg.demo import demo_mesh_file, write_demo_corpus
+
+    spec = f"oxigraph:{directory / 'store'}"
+    build(write_demo_corpus(directory / "corpus", n_synthetic=synthetic), spec, mesh=[demo_mesh_file()])
+    return spec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--synthetic", type=int, default=300, help="synthetic trials in the demo store")
+    parser.add_argument("--store", help="serve this store instead of a fresh demo store")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kg-serve-load-") as directory:
+        spec = args.store or build_demo(Path(directory), args.synthetic)
+        targets = explorer_targets(spec)
+        with kg_serve(spec) as base:
+            report = run_load(base, targets, clients=args.clients, seconds=args.seconds)
+    result = {
+        "command": " ".join(["python", *sys.argv]),
+        "store": args.store or f"demo (1 reference + {args.synthetic} synthetic trials)",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        **report.summary(),
+    }
+    print(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

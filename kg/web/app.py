@@ -1,0 +1,186 @@
+"""The ``kg serve`` web app: the explorer for any trial, a JSON API for expanding it, and a SPARQL endpoint.
+
+The store is opened read-only once and shared by every request; blocking store calls run in worker threads
+(pyoxigraph's read queries are thread-safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from functools import lru_cache
+from typing import Any, Final, TypeVar
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from kg.identifiers import is_nct_id
+from kg.store import Store, open_store
+from kg.web.pages import index_page
+from kg.web.sparql import NO_SNIFF, SparqlEndpoint
+
+__all__ = ["DEFAULT_MAX_ROWS", "DEFAULT_TIMEOUT", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT: Final = 30.0
+DEFAULT_MAX_ROWS: Final = 100_000
+_INDEX_ROWS: Final = 100
+_MAX_TOP: Final = 100
+_MAX_DEPTH: Final = 3
+#: Hops of expansions a served page embeds: fewer than a file's two, since the server answers every further Expand.
+_PAGE_DEPTH: Final = 1
+_CACHED_PAGES: Final = 16
+_CACHED_EXPANSIONS: Final = 1024
+T = TypeVar("T")
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _int_param(request: Request, name: str, default: int, high: int, *, low: int = 1) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _HttpError(400, f"{name} must be a whole number from {low} to {high}, not {raw!r}") from None
+    if not low <= value <= high:
+        raise _HttpError(400, f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
+class _Views:
+    """The route handlers, bound to one open store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        # The store is read-only while served, so a page or an expansion stays right once computed; pages take
+        # seconds to gather (hundreds of small queries), so a revisit should not pay again.
+        self._page = lru_cache(maxsize=_CACHED_PAGES)(self._render_page)
+        self._expansion = lru_cache(maxsize=_CACHED_EXPANSIONS)(self._expand)
+
+    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await run_in_threadpool(function, self.store, *args, **kwargs)
+
+    async def _trial(self, request: Request) -> str:
+        """The path's NCT id, normalised: 400 if it is not one, 404 if the store has no such trial."""
+        from kg.analysis.related import load_index
+
+        nct = str(request.path_params["nct"]).strip().upper()
+        if not is_nct_id(nct):
+            raise _HttpError(400, f"{request.path_params['nct']!r} is not an NCT id like NCT07232407")
+        index = await self._call(load_index)
+        if nct not in index.position:
+            raise _HttpError(404, f"no trial {nct} in this store")
+        return nct
+
+    async def index(self, request: Request) -> Response:
+        from kg.analysis.related import load_index
+
+        query = request.query_params.get("q", "").strip()
+        if is_nct_id(query.upper()):
+            return RedirectResponse(f"/trial/{query.upper()}", status_code=303)
+        index = await self._call(load_index)
+        words = query.casefold().split()
+        matches = [
+            (nct, title)
+            for nct, title in zip(index.ncts, index.titles, strict=True)
+            if all(word in f"{nct} {title}".casefold() for word in words)
+        ]
+        return HTMLResponse(index_page(matches[:_INDEX_ROWS], total=len(index.ncts), query=query))
+
+    def _render_page(self, nct: str, depth: int, top: int) -> str:
+        from kg.views.explorer import render_explorer
+
+        return render_explorer(self.store, nct, depth=depth, top=top, api_base="/api")
+
+    def _expand(self, node_id: str, top: int) -> dict[str, Any]:
+        from kg.views.explorer import expand
+
+        return expand(self.store, node_id, top=top)
+
+    async def trial_page(self, request: Request) -> Response:
+        nct = await self._trial(request)
+        depth = _int_param(request, "depth", _PAGE_DEPTH, _MAX_DEPTH, low=0)
+        top = _int_param(request, "top", 10, _MAX_TOP)
+        return HTMLResponse(await run_in_threadpool(self._page, nct, depth, top))
+
+    async def expand(self, request: Request) -> Response:
+        from kg.queries import QueryError
+        from kg.views.explorer_data import node_kind
+
+        node_id = str(request.path_params["node_id"]).strip()
+        top = _int_param(request, "top", 10, _MAX_TOP)
+        try:
+            node_kind(node_id)
+        except QueryError as error:
+            raise _HttpError(400, str(error)) from None
+        try:
+            return JSONResponse(await run_in_threadpool(self._expansion, node_id, top))
+        except QueryError as error:  # a well-formed id the store does not have
+            raise _HttpError(404, str(error)) from None
+
+    async def trial_json(self, request: Request) -> Response:
+        from kg.analysis.trial import trial_summary
+
+        return JSONResponse(await self._call(trial_summary, await self._trial(request)))
+
+    async def related_json(self, request: Request) -> Response:
+        from kg.analysis.related import related
+
+        nct = await self._trial(request)
+        found = await self._call(related, nct, _int_param(request, "top", 20, _MAX_TOP))
+        return JSONResponse([neighbour.to_json() for neighbour in found])
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "store": self.store.spec})
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, _HttpError)
+    return PlainTextResponse(f"{error}\n", status_code=error.status, headers=NO_SNIFF)
+
+
+def create_app(
+    store: str | Store | None = None,
+    *,
+    query_timeout: float = DEFAULT_TIMEOUT,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> Starlette:
+    """The app over a store spec (opened read-only here, closed at shutdown) or an already open store."""
+    opened = store if isinstance(store, Store) else open_store(store, read_only=True)
+    owned = not isinstance(store, Store)
+    views = _Views(opened)
+    sparql = SparqlEndpoint(opened, timeout=query_timeout, max_rows=max_rows)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owned:
+            opened.close()
+
+    routes = [
+        Route("/", views.index),
+        Route("/trial/{nct}", views.trial_page),
+        Route("/api/expand/{node_id:path}", views.expand),
+        Route("/api/trial/{nct}", views.trial_json),
+        Route("/api/related/{nct}", views.related_json),
+        Route("/sparql", sparql.handle, methods=["GET", "POST"]),
+        Route("/healthz", views.health),
+    ]
+    # Any origin may read (YASGUI on its own site, notebooks): everything here is read-only, without cookies.
+    cors = Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
+    app = Starlette(routes=routes, middleware=[cors], lifespan=lifespan, exception_handlers={_HttpError: _http_error})
+    app.state.store = opened
+    return app
