@@ -21,3 +21,13 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     ).execute()
     errors = [output for cell in notebook.cells for output in cell.get("outputs", []) if output.output_type == "error"]
     assert errors == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_is_saved_without_outputs(path: Path) -> None:
+    """Outputs stay out of git: no cell keeps outputs or an execution count."""
+    import json
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    kept = [index for index, cell in enumerate(cells) if cell.get("outputs") or cell.get("execution_count") is not None]
+    assert kept == [], f"{path.name}: cells {kept} keep outputs; clear them before committing"

@@ -1,0 +1,341 @@
+"""Landscape analysis: what the trials in a condition subtree and/or under an intervention concept look like.
+
+Scope. A *condition* filter keeps the trials with a condition MeSH term that is the descriptor or has it as
+``kg:ancestor`` (its subtree in the loaded MeSH tree). An *intervention* filter keeps the trials with an intervention
+MeSH term that is the concept, sits under it, or has it (or a descendant of it) as a pharmacological action, so
+``D000970`` (Antineoplastic Agents) finds every drug MeSH indexes with that action. Both filters together keep
+the trials that pass both. Without a MeSH file in the store, both fall back to the registry's own per-trial
+lists (the term itself or ``derivedSection.*BrowseModule.ancestors``), which leave out some branches; every
+result says which hierarchy it used.
+
+Queries. Each table is one named query ``queries/landscape_*.rq`` that aggregates in SPARQL (``GROUP BY``,
+facts read by hash join from whole-predicate sub-selects), written for the condition subtree between the marker
+lines ``# scope {`` and ``# }``. The other scopes replace that block with a fixed pattern from :data:`SCOPES`
+(a constant: values are always bound as RDF terms, never written into the text), because Oxigraph evaluates a
+plain pattern with bound concepts in milliseconds but an optional or alternative filter over the whole store.
+
+Matrix. Rows are the children of the condition descriptor (``skos:broader``), columns the registry's intervention
+types (DRUG, BIOLOGICAL, DEVICE, PROCEDURE, …: present on every record, unlike intervention MeSH terms, which
+behavioural and device trials mostly lack), cells split by phase. A trial counts in every child it sits under and
+every type of intervention it has. It needs a condition and the loaded hierarchy (children come from the tree).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from pyoxigraph import Literal, NamedNode
+
+from kg.analysis.hierarchy import mesh_loaded
+from kg.identifiers import normalize_mesh_id
+from kg.queries import QueryError, load_query
+from kg.store import Store
+from kg.vocab import MESH
+
+__all__ = [
+    "SCOPES",
+    "Concept",
+    "Enrollment",
+    "Landscape",
+    "Scope",
+    "Stopped",
+    "countries",
+    "enrollment",
+    "landscape",
+    "make_scope",
+    "matrix",
+    "phase_status",
+    "sponsor_classes",
+    "start_years",
+    "stopped",
+    "top_sponsors",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Scope patterns by (filter, hierarchy). Each binds ``?trial`` (maybe more than once: counts use DISTINCT).
+SCOPES: Final[dict[tuple[str, str], str]] = {
+    ("condition", "mesh"): "  ?condition_term kg:ancestor? ?concept .\n  ?trial kg:conditionMesh ?condition_term .\n",
+    ("condition", "registry"): "  ?trial kg:conditionMesh|kg:registryConditionAncestor ?concept .\n",
+    ("intervention", "mesh"): (
+        "  ?intervention_action kg:ancestor? ?intervention .\n"
+        "  ?intervention_term kg:pharmacologicalAction? ?intervention_action .\n"
+        "  ?trial kg:interventionMesh ?intervention_term .\n"
+    ),
+    ("intervention", "registry"): "  ?trial kg:interventionMesh|kg:registryInterventionAncestor ?intervention .\n",
+}
+#: The variable each filter binds (``concept``: the name the queries' own parameter has, run alone).
+_VARIABLES: Final = {"condition": "concept", "intervention": "intervention"}
+_SCOPE_BLOCK: Final = re.compile(r"^[ \t]*# scope \{\n.*?^[ \t]*# \}\n", re.MULTILINE | re.DOTALL)
+_LABEL: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT ?preferred ?registry WHERE {
+  OPTIONAL { ?concept skos:prefLabel ?preferred }
+  OPTIONAL { ?concept kg:registryTerm ?registry }
+}"""
+#: Enrollment histogram bins (lower bounds, inclusive): participants are spread over orders of magnitude.
+ENROLLMENT_BINS: Final = (0, 1, 11, 26, 51, 101, 251, 501, 1001, 5001)
+STOPPED_STATUSES: Final = ("TERMINATED", "WITHDRAWN")
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a landscape covers; ``hierarchy`` is ``mesh`` (loaded tree) or ``registry`` (the records' own lists)."""
+
+    condition: Concept | None
+    intervention: Concept | None
+    hierarchy: str
+
+    def describe(self) -> str:
+        parts = []
+        if self.condition:
+            parts.append(f"condition {self.condition.label} ({self.condition.id}) and its subtree")
+        if self.intervention:
+            concept = self.intervention
+            parts.append(f"intervention {concept.label} ({concept.id}), under it or as a pharmacological action")
+        return "; ".join(parts)
+
+    @property
+    def hierarchy_note(self) -> str:
+        if self.hierarchy == "mesh":
+            return "MeSH hierarchy: the loaded MeSH tree (kg:ancestor, pharmacological actions)"
+        return (
+            "MeSH hierarchy: no MeSH file loaded, so subtrees come from the registry's derived ancestor lists "
+            "(derivedSection.*BrowseModule), which leave out some branches; run `kg mesh load` for the full tree"
+        )
+
+
+@dataclass
+class Enrollment:
+    """The enrollment counts of the trials in scope (actual or anticipated)."""
+
+    trials: int = 0
+    minimum: int | None = None
+    maximum: int | None = None
+    mean: float | None = None
+    total: int = 0
+    quantiles: dict[str, float] = field(default_factory=dict)  # P10, P25, P50, P75, P90
+    histogram: list[dict[str, Any]] = field(default_factory=list)  # {"bin", "low", "high", "trials"}
+
+
+@dataclass
+class Stopped:
+    """Terminated and withdrawn trials, their share of the scope and their stated reasons."""
+
+    terminated: int = 0
+    withdrawn: int = 0
+    share: float = 0.0  # of all trials in scope
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # {"status", "why_stopped", "trials"}
+
+
+@dataclass
+class Landscape:
+    scope: Scope
+    trials: int
+    synthetic_trials: int
+    phase_status: list[dict[str, Any]]
+    start_years: list[dict[str, Any]]
+    sponsor_classes: list[dict[str, Any]]
+    top_sponsors: list[dict[str, Any]]
+    countries: list[dict[str, Any]]
+    enrollment: Enrollment
+    enrollment_counts: list[dict[str, Any]]
+    matrix: list[dict[str, Any]]
+    stopped: Stopped
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """Every table as rows, by file stem: what the report writes as CSV."""
+        return {
+            "phase_status": self.phase_status,
+            "start_years": self.start_years,
+            "sponsor_classes": self.sponsor_classes,
+            "top_sponsors": self.top_sponsors,
+            "countries": self.countries,
+            "enrollment_counts": self.enrollment_counts,
+            "enrollment_histogram": self.enrollment.histogram,
+            "enrollment_quantiles": [
+                {"statistic": key, "value": value}
+                for key, value in {
+                    "trials": self.enrollment.trials,
+                    "min": self.enrollment.minimum,
+                    "max": self.enrollment.maximum,
+                    "mean": self.enrollment.mean,
+                    "total": self.enrollment.total,
+                    **self.enrollment.quantiles,
+                }.items()
+            ],
+            "matrix": self.matrix,
+            "stopped_reasons": self.stopped.reasons,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["scope"]["description"] = self.scope.describe()
+        data["scope"]["hierarchy_note"] = self.scope.hierarchy_note
+        return data
+
+
+def _concept(store: Store, key: str) -> Concept:
+    try:
+        ui = normalize_mesh_id(key)
+    except ValueError:
+        raise QueryError(f"{key!r} is not a MeSH id like D009369 or C447941") from None
+    rows = store.select(_LABEL, {"concept": MESH[ui]}).rows
+    preferred = {str(row["preferred"]) for row in rows if row["preferred"]}
+    registry = {str(row["registry"]) for row in rows if row["registry"]}
+    return Concept(ui, min(preferred or registry or {ui}))
+
+
+def make_scope(store: Store, condition: str | None = None, intervention: str | None = None) -> Scope:
+    """Resolve the filters (MeSH ids in any spelling) and pick the hierarchy the store holds."""
+    if not condition and not intervention:
+        raise QueryError("a landscape needs a condition and/or an intervention MeSH id")
+    return Scope(
+        condition=_concept(store, condition) if condition else None,
+        intervention=_concept(store, intervention) if intervention else None,
+        hierarchy="mesh" if mesh_loaded(store) else "registry",
+    )
+
+
+def _run(store: Store, scope: Scope, name: str) -> list[dict[str, Any]]:
+    """One landscape query with the scope's pattern in place of its scope block, parameters bound as terms."""
+    query = load_query(f"landscape_{name}")
+    # The intervention pattern first: Oxigraph then joins the condition subtree onto it far faster (measured 3x).
+    pattern = "".join(
+        SCOPES[(role, scope.hierarchy)] for role in ("intervention", "condition") if getattr(scope, role) is not None
+    )
+    text, replaced = _SCOPE_BLOCK.subn(lambda _: pattern, query.text, count=1)
+    if replaced != 1:
+        raise QueryError(f"{query.path}: no '# scope {{' … '# }}' block to put the landscape scope in")
+    bindings: dict[str, NamedNode | Literal | None] = {
+        variable: MESH[concept.id] for role, variable in _VARIABLES.items() if (concept := getattr(scope, role))
+    }
+    return store.select(text, bindings).rows
+
+
+def phase_status(store: Store, scope: Scope) -> list[dict[str, Any]]:
+    """Trials per phase (combined phases under their combination) and overall status."""
+    return _run(store, scope, "phase_status")
+
+
+def start_years(store: Store, scope: Scope) -> list[dict[str, Any]]:
+    """Trials per start year, with how many starts are estimates."""
+    return _run(store, scope, "start_years")
+
+
+def sponsor_classes(store: Store, scope: Scope) -> list[dict[str, Any]]:
+    return _run(store, scope, "sponsor_classes")
+
+
+def top_sponsors(store: Store, scope: Scope) -> list[dict[str, Any]]:
+    """The 25 lead sponsors with the most trials."""
+    return _run(store, scope, "top_sponsors")
+
+
+def countries(store: Store, scope: Scope) -> list[dict[str, Any]]:
+    """Trials with a site in each country."""
+    return _run(store, scope, "countries")
+
+
+def enrollment(store: Store, scope: Scope) -> tuple[Enrollment, list[dict[str, Any]]]:
+    """The enrollment distribution (from the count of trials per enrollment value) and those counts."""
+    counts = _run(store, scope, "enrollment")
+    values = [int(row["enrollment"]) for row in counts for _ in range(int(row["trials"]))]
+    return summarise_enrollment(values), counts
+
+
+def summarise_enrollment(values: list[int]) -> Enrollment:
+    """Quantiles (inclusive method, as ``statistics.quantiles``) and a histogram over :data:`ENROLLMENT_BINS`."""
+    if not values:
+        return Enrollment()
+    values = sorted(values)
+    deciles = statistics.quantiles(values, n=20, method="inclusive") if len(values) > 1 else [float(values[0])] * 19
+    quantiles = {"P10": deciles[1], "P25": deciles[4], "P50": deciles[9], "P75": deciles[14], "P90": deciles[17]}
+    histogram = []
+    for index, low in enumerate(ENROLLMENT_BINS):
+        high = ENROLLMENT_BINS[index + 1] - 1 if index + 1 < len(ENROLLMENT_BINS) else None
+        label = str(low) if high == low else f"{low}-{high}" if high is not None else f"{low}+"
+        count = sum(1 for value in values if value >= low and (high is None or value <= high))
+        histogram.append({"bin": label, "low": low, "high": high, "trials": count})
+    return Enrollment(
+        trials=len(values),
+        minimum=values[0],
+        maximum=values[-1],
+        mean=round(statistics.fmean(values), 2),
+        total=sum(values),
+        quantiles={key: round(value, 2) for key, value in quantiles.items()},
+        histogram=histogram,
+    )
+
+
+def matrix(store: Store, scope: Scope) -> list[dict[str, Any]]:
+    """Trials per child of the condition, intervention type and phase (empty without a condition or the loaded tree)."""
+    if scope.condition is None or scope.hierarchy != "mesh":
+        return []
+    rows = _run(store, scope, "matrix")
+    for row in rows:
+        row["row"] = str(row["row"]).removeprefix(str(MESH))
+    return rows
+
+
+def stopped(store: Store, scope: Scope, trials: int) -> Stopped:
+    """Terminated and withdrawn trials with their stated reasons (``whyStopped``) and share of ``trials``."""
+    reasons = _run(store, scope, "stopped")
+    by_status = {status: sum(int(r["trials"]) for r in reasons if r["status"] == status) for status in STOPPED_STATUSES}
+    return Stopped(
+        terminated=by_status["TERMINATED"],
+        withdrawn=by_status["WITHDRAWN"],
+        share=round((by_status["TERMINATED"] + by_status["WITHDRAWN"]) / trials, 4) if trials else 0.0,
+        reasons=reasons,
+    )
+
+
+def landscape(store: Store, condition: str | None = None, intervention: str | None = None) -> Landscape:
+    """Every table of a landscape, for a condition MeSH subtree and/or an intervention concept or action."""
+    started = time.perf_counter()
+    scope = make_scope(store, condition, intervention)
+    counted = _run(store, scope, "summary")[0]
+    trials = int(counted["trials"] or 0)
+    summary, counts = enrollment(store, scope)
+    notes = [scope.hierarchy_note]
+    if not trials:
+        notes.append(f"No trial in the store matches {scope.describe()}.")
+    if counted["synthetic"]:
+        notes.append(f"{counted['synthetic']:,} of these {trials:,} trials are SYNTHETIC (generated demo records).")
+    if scope.condition is None:
+        notes.append("The condition-by-intervention matrix needs a condition: none was given.")
+    elif scope.hierarchy != "mesh":
+        notes.append(
+            "The condition-by-intervention matrix needs the MeSH tree (children of the condition): not loaded."
+        )
+    result = Landscape(
+        scope=scope,
+        trials=trials,
+        synthetic_trials=int(counted["synthetic"] or 0),
+        phase_status=phase_status(store, scope),
+        start_years=start_years(store, scope),
+        sponsor_classes=sponsor_classes(store, scope),
+        top_sponsors=top_sponsors(store, scope),
+        countries=countries(store, scope),
+        enrollment=summary,
+        enrollment_counts=counts,
+        matrix=matrix(store, scope),
+        stopped=stopped(store, scope, trials),
+        notes=notes,
+    )
+    result.seconds = round(time.perf_counter() - started, 3)
+    logger.info("landscape of %s: %d trials in %.2f s", scope.describe(), trials, result.seconds)
+    return result
