@@ -1,5 +1,6 @@
-"""One contract for every backend: embedded Oxigraph (disk and memory), rdflib in memory, and a remote SPARQL
-endpoint (a real ``oxigraph serve`` started on 127.0.0.1 by the fixture)."""
+"""One contract for every backend: embedded Oxigraph (disk and memory), rdflib in memory, and two remote SPARQL
+engines started on 127.0.0.1 by the fixtures: a real ``oxigraph serve`` and Virtuoso open source. The remote stores
+are tested as themselves (writes and queries over HTTP), not through a build's local staging store."""
 
 from __future__ import annotations
 
@@ -7,88 +8,85 @@ import io
 import json
 import math
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 import pytest
-import requests
+from requests.auth import HTTPDigestAuth
 
+from kg.analysis.hierarchy import ancestors, trial_hierarchy
+from kg.analysis.related import related
 from kg.build import BuildReport, build, load_records
 from kg.build_mesh import load_mesh
-from kg.demo import demo_mesh_file
+from kg.demo import demo_mesh_file, write_demo_corpus
 from kg.mapping import enumeration_quads, map_study, trial_graph
 from kg.queries import list_queries, run
 from kg.store import Store, StoreError, fresh_store, open_store
 from kg.store.remote import RemoteStore
-from tests.conftest import raw_studies
+from tests.conftest import LUTETIUM, NEOPLASMS, SEED_NCT, raw_studies
+from tests.virtuoso_support import (  # noqa: F401 - virtuoso_server is a fixture
+    VirtuosoServer,
+    drop_visible_graphs,
+    run_oxigraph_server,
+    virtuoso_server,
+)
 
 EX = "http://example.org/"
 G1, G2 = ox.NamedNode(EX + "g1"), ox.NamedNode(EX + "g2")
 S, P, Q = ox.NamedNode(EX + "s"), ox.NamedNode(EX + "p"), ox.NamedNode(EX + "q")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An Oxigraph SPARQL server on loopback, queried with the union of its graphs as default graph."""
-    binary = shutil.which("oxigraph")
-    if binary is None:
+    if shutil.which("oxigraph") is None:
         pytest.skip("the oxigraph server is not installed (pip install oxigraph; it is in the test extras)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "serve",
-            "--location",
-            str(tmp_path_factory.mktemp("server")),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--union-default-graph",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/query"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url, params={"query": "ASK {}"}, timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"oxigraph serve did not start: {process.stderr.read()!r}") from None  # type: ignore[union-attr]
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with run_oxigraph_server(tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
-@pytest.fixture(params=["oxigraph-disk", "oxigraph-memory", "rdflib", "sparql"])
+REMOTES = ("sparql", "virtuoso")
+
+
+@pytest.fixture(params=["oxigraph-disk", "oxigraph-memory", "rdflib", *REMOTES])
 def spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A store spec for each backend; the remote one starts empty for every test."""
+    """A store spec for each backend; a remote one starts empty for every test."""
     if request.param == "oxigraph-disk":
         return f"oxigraph:{tmp_path / 'store'}"
     if request.param == "oxigraph-memory":
         return "oxigraph:"
     if request.param == "rdflib":
         return "memory:"
-    url = request.getfixturevalue("oxigraph_server")
-    RemoteStore(url).update("DROP ALL")
-    return f"sparql:{url}"
+    return _empty_remote(request, request.param)
+
+
+@pytest.fixture(params=REMOTES)
+def remote_spec(request: pytest.FixtureRequest) -> str:
+    """An empty remote store of each engine."""
+    return _empty_remote(request, request.param)
+
+
+def _empty_remote(request: pytest.FixtureRequest, name: str) -> str:
+    try:
+        server = request.getfixturevalue("oxigraph_server" if name == "sparql" else "virtuoso_server")
+    except pytest.FixtureLookupError:
+        pytest.skip("import oxigraph_server and virtuoso_server from the contract into this module to test remotes")
+    if isinstance(server, VirtuosoServer):
+        drop_visible_graphs(RemoteStore(server.sparql_url))
+        return f"sparql:{server.sparql_url}"
+    RemoteStore(server).update("DROP ALL")
+    return f"sparql:{server}"
 
 
 @pytest.fixture
 def store(spec: str) -> Iterator[Store]:
-    """An empty, writable store of each backend."""
+    """An empty, writable store of each backend: a remote one is written to over HTTP, as it is queried."""
+    if spec.startswith("sparql:"):
+        with open_store(spec) as remote:
+            yield remote
+        return
     with fresh_store(spec) as opened:
         yield opened
 
@@ -232,11 +230,13 @@ _PARAMS = {"condition": "neoplasms", "intervention": "placebo", "concept": "D009
 
 def _canonical(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     """Rows in a fixed order, floats rounded, and GROUP_CONCAT lists (" | ") sorted: SPARQL 1.1 leaves their
-    order to the engine."""
+    order to the engine. A GROUP_CONCAT over no values is "" on Virtuoso and unbound on Oxigraph: both None here."""
 
     def fix(value: object) -> object:
         if isinstance(value, float) and math.isfinite(value):
             return round(value, 6)
+        if value == "":
+            return None
         return " | ".join(sorted(value.split(" | "))) if isinstance(value, str) else value
 
     return sorted(({key: fix(value) for key, value in row.items()} for row in rows), key=repr)
@@ -273,3 +273,178 @@ def test_rebuild_replaces_and_failed_build_keeps_previous(spec: str, sample_file
         }
         gone = studies[0]["protocolSection"]["identificationModule"]["nctId"]
         assert store.select(f"ASK {{ GRAPH <{trial_graph(gone).value}> {{ ?s ?p ?o }} }}").rows == [{"ask": False}]
+
+
+# --- the same answers from a remote engine as from embedded Oxigraph --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The demo corpus: the seed trial and 150 synthetic ones (marked synthetic), with the demo's MeSH subset."""
+    return write_demo_corpus(tmp_path_factory.mktemp("demo"), n_synthetic=150)
+
+
+def _analyses(store: Store) -> dict[str, object]:
+    """What the analyses answer on a store: related trials of a few trials, ancestors, a trial's hierarchy."""
+    ncts = [SEED_NCT, *sorted(str(row["id"]) for row in store.select(_IDS).rows)[::40]]
+    return {
+        "related": {nct: [neighbour.to_json() for neighbour in related(store, nct, 15)] for nct in ncts},
+        "ancestors": ancestors(store, [LUTETIUM, "Neoplasms", NEOPLASMS, "lutetium"]),
+        "hierarchy": trial_hierarchy(store, SEED_NCT),
+    }
+
+
+_IDS = "SELECT ?id WHERE { ?t a <https://schema.org/MedicalTrial> ; <http://purl.org/dc/terms/identifier> ?id }"
+
+
+@pytest.fixture(scope="module")
+def embedded_analyses(demo_files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    spec = f"oxigraph:{tmp_path_factory.mktemp('embedded') / 'store'}"
+    build(demo_files, spec, mesh=[demo_mesh_file()])
+    with open_store(spec, read_only=True) as store:
+        return _analyses(store)
+
+
+@pytest.mark.slow
+def test_related_trials_and_ancestors_agree_with_embedded(
+    remote_spec: str, demo_files: list[Path], embedded_analyses: dict[str, object]
+) -> None:
+    """A build published to a remote engine answers related trials (scores, shared concepts, explanations),
+    ancestors and trial hierarchies exactly as the embedded store does."""
+    build(demo_files, remote_spec, mesh=[demo_mesh_file()])
+    with open_store(remote_spec) as store:
+        answers = _analyses(store)
+    assert answers["related"][SEED_NCT], "the seed trial has related trials"  # type: ignore[index]
+    assert answers == embedded_analyses
+
+
+@pytest.mark.slow
+def test_landscape_agrees_with_embedded(remote_spec: str, demo_files: list[Path], tmp_path: Path) -> None:
+    landscape = pytest.importorskip("kg.analysis.landscape", reason="kg.analysis.landscape is not written yet")
+    embedded = f"oxigraph:{tmp_path / 'store'}"
+    for spec in (embedded, remote_spec):
+        build(demo_files, spec, mesh=[demo_mesh_file()])
+    answers = []
+    for spec in (embedded, remote_spec):
+        with open_store(spec) as store:
+            answers.append(_landscape_json(landscape, store))
+    assert answers[0] and answers[0] == answers[1]
+
+
+def _landscape_json(module: Any, store: Store) -> object:
+    """The landscape under Neoplasms (D009369), and under Neoplasms by Site with Antineoplastic Agents, as JSON
+    without the time it took."""
+    answers = []
+    for condition, intervention in ((NEOPLASMS, None), ("D009371", "D000970")):
+        result = module.landscape(store, condition, intervention).to_json()
+        result.pop("seconds")
+        answers.append(result)
+    return json.loads(json.dumps(answers))
+
+
+# --- loading: every method, and a failed batch ------------------------------------------------------------------
+
+LOADS = {"sparql": ("update", "nquads", "graph-store"), "virtuoso": ("update", "graph-store")}
+
+
+def _trial_graphs(store: Store) -> dict[str, set[tuple[object, ...]]]:
+    """Each trial graph's statements as Python values (engines may normalise lexical forms, never values)."""
+    rows = store.select(
+        "SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } "
+        'FILTER(STRSTARTS(STR(?g), "https://w3id.org/trialkg/id/graph/NCT")) }'
+    ).rows
+    graphs: dict[str, set[tuple[object, ...]]] = {}
+    for row in rows:
+        graphs.setdefault(str(row["g"]), set()).add((row["s"], row["p"], row["o"]))
+    return graphs
+
+
+def _embedded_trial_graphs(files: list[Path], directory: Path) -> dict[str, set[tuple[object, ...]]]:
+    spec = f"oxigraph:{directory / 'store'}"
+    build(files, spec)
+    with open_store(spec, read_only=True) as store:
+        return _trial_graphs(store)
+
+
+def _split_sample(sample_files: list[Path], tmp_path: Path) -> tuple[list[Path], list[Path]]:
+    """Two overlapping builds: records 0-19 then 10-39, so the second replaces, adds and drops trials."""
+    studies = json.loads(sample_files[0].read_text())
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps(studies[:20]))
+    second.write_text(json.dumps(studies[10:40]))
+    return [first], [second]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("load", ["update", "nquads", "graph-store"])
+def test_every_load_method_publishes_the_same_trials(
+    remote_spec: str, load: str, sample_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = "virtuoso" if remote_spec.endswith("/sparql") else "sparql"
+    if load not in LOADS[engine]:
+        pytest.skip(f"{engine} takes no {load} upload")
+    monkeypatch.setenv("KG_SPARQL_LOAD", load)
+    monkeypatch.setattr("kg.store.remote.BATCH_QUADS", 2_000)  # several batches, a few trials each
+    first, second = _split_sample(sample_files, tmp_path)
+    build(first, remote_spec)
+    build(second, remote_spec)
+    with open_store(remote_spec) as store:
+        assert _trial_graphs(store) == _embedded_trial_graphs(second, tmp_path / "embedded")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("load", ["update", "nquads", "graph-store"])
+def test_a_failed_batch_is_one_error_and_leaves_no_half_trial(
+    remote_spec: str, load: str, sample_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server rejects the third write request of a publish (its body is cut short): the build stops with one
+    error naming the batch, and every trial graph on the server is one build's version whole, or absent."""
+    engine = "virtuoso" if remote_spec.endswith("/sparql") else "sparql"
+    if load not in LOADS[engine]:
+        pytest.skip(f"{engine} takes no {load} upload")
+    monkeypatch.setenv("KG_SPARQL_LOAD", load)
+    monkeypatch.setattr("kg.store.remote.BATCH_QUADS", 2_000)
+    first, second = _split_sample(sample_files, tmp_path)
+    build(first, remote_spec)
+    writes = 0
+    send = RemoteStore._request
+
+    def cut_third_write(self: RemoteStore, method: str, url: str, **kwargs: object) -> object:
+        nonlocal writes
+        body = kwargs.get("data")
+        if isinstance(body, bytes) and (b"INSERT DATA" in body or body.endswith(b" .\n")):  # quads, not drops
+            writes += 1
+            if writes == 3:  # a broken upload: the server must reject all of it
+                kwargs["data"] = body[: len(body) * 2 // 3] + b"<"
+        return send(self, method, url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RemoteStore, "_request", cut_third_write)
+    with pytest.raises(StoreError, match=r"writing batch \d+ \(\d+ graphs, \d+ quads, .+\) failed"):
+        build(second, remote_spec)
+    monkeypatch.undo()
+    versions = (_embedded_trial_graphs(first, tmp_path / "a"), _embedded_trial_graphs(second, tmp_path / "b"))
+    with open_store(remote_spec) as store:
+        published = _trial_graphs(store)
+    assert published, "the earlier batches are on the server"
+    for graph, statements in published.items():
+        assert any(statements == version.get(graph) for version in versions), f"{graph} is half-written"
+
+
+def test_remote_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Companion URLs follow the engine's layout; credentials come from the environment, never the spec."""
+    monkeypatch.setenv("KG_SPARQL_USER", "kg")
+    monkeypatch.setenv("KG_SPARQL_PASSWORD", "s3cret")
+    monkeypatch.setenv("KG_SPARQL_AUTH", "digest")
+    monkeypatch.setenv("KG_SPARQL_LOAD", "graph-store")
+    with open_store("sparql:http://127.0.0.1:9/sparql-auth") as store:
+        assert isinstance(store, RemoteStore)
+        assert store.update_url == "http://127.0.0.1:9/sparql-auth"
+        assert store.graph_store_url == "http://127.0.0.1:9/sparql-graph-crud-auth"
+        assert isinstance(store.session.auth, HTTPDigestAuth) and store.load == "graph-store"
+        assert "s3cret" not in store.spec
+    oxigraph = RemoteStore("http://127.0.0.1:9/query")
+    assert (oxigraph.update_url, oxigraph.graph_store_url) == ("http://127.0.0.1:9/update", "http://127.0.0.1:9/store")
+    with pytest.raises(StoreError, match="needs a Graph Store URL"):
+        RemoteStore("http://127.0.0.1:9/repositories/kg", load="nquads")
+    with pytest.raises(StoreError, match="unknown load method 'ftp'"):
+        RemoteStore("http://127.0.0.1:9/query", load="ftp")

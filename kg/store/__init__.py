@@ -61,7 +61,7 @@ def open_store(spec: str | None = None, *, read_only: bool = False) -> Store:
     if kind == "sparql":
         from kg.store.remote import RemoteStore
 
-        return RemoteStore(rest, os.environ.get("KG_SPARQL_UPDATE_URL"))
+        return RemoteStore.from_environment(rest)
     from kg.store.oxigraph import OxigraphStore
 
     if not rest:
@@ -132,19 +132,21 @@ def _fresh_remote(url: str) -> Iterator[Store]:
         local = OxigraphStore(Path(staging) / "store")
         try:
             yield local
-            with RemoteStore(url, os.environ.get("KG_SPARQL_UPDATE_URL")) as remote:
+            with RemoteStore.from_environment(url) as remote:
                 _publish(local, remote)
         finally:
             local.close()
 
 
 def _publish(local: Store, remote: Store) -> None:
-    """Copy every graph of ``local`` to ``remote`` (one update per batch of whole graphs), then drop
-    the remote graphs the new build no longer has."""
+    """Copy every graph of ``local`` to ``remote`` in batches of whole graphs (``RemoteStore.replace_graphs``: a
+    trial is never half-written), then drop the remote graphs of ours the new build no longer has. Graphs outside
+    our namespace (another application's, the engine's own) are left alone."""
     from pyoxigraph import NamedNode, Quad
 
     from kg.store.oxigraph import OxigraphStore
-    from kg.store.remote import RemoteStore
+    from kg.store.remote import BATCH_QUADS, RemoteStore
+    from kg.vocab import DATA
 
     assert isinstance(local, OxigraphStore) and isinstance(remote, RemoteStore)
     graphs = [graph for graph in local.inner.named_graphs() if isinstance(graph, NamedNode)]  # builds name by IRI
@@ -154,11 +156,12 @@ def _publish(local: Store, remote: Store) -> None:
         quads = list(local.inner.quads_for_pattern(None, None, None, graph))
         batch[graph] = quads
         size += len(quads)
-        if size >= 20_000:
+        if size >= 10 * BATCH_QUADS:  # replace_graphs cuts it in requests; fewer, fuller calls
             remote.replace_graphs(batch)
             batch, size = {}, 0
     if batch:
         remote.replace_graphs(batch)
     keep = {graph.value for graph in graphs}
-    for stale in remote.named_graphs() - keep:
-        remote.update(f"DROP SILENT GRAPH <{stale}>")
+    ours = str(DATA) + "graph/"
+    for stale in sorted(graph for graph in remote.named_graphs() - keep if graph.startswith(ours)):
+        remote.remove_graph(NamedNode(stale))
