@@ -51,11 +51,13 @@ import random
 import time
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
+
+from pyoxigraph import QuerySolutions
 
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.identifiers import is_nct_id
@@ -74,8 +76,10 @@ __all__ = [
     "load_index",
     "naive_related",
     "neighbour_quality",
+    "rank",
     "refresh_saved_index",
     "related",
+    "store_fingerprint",
 ]
 
 logger = logging.getLogger(__name__)
@@ -301,7 +305,7 @@ def _ordinal(text: object) -> int:
         return 0
 
 
-def _fingerprint(store: Store) -> str:
+def store_fingerprint(store: Store) -> str:
     row = store.select(_FINGERPRINT).rows[0]
     return f"{_FORMAT}|{row.get('started')}|{row.get('mesh')}"
 
@@ -310,15 +314,28 @@ def _numbering(values: Iterable[str]) -> dict[str, int]:
     return {value: number for number, value in enumerate(values)}
 
 
+def _solutions(store: Store, sparql: str, *names: str) -> Iterator[tuple[str, ...]]:
+    """The named variables of each solution as strings ("" when unbound), read lazily: at registry scale a
+    materialised result (millions of rows as dicts) would take gigabytes."""
+    result = store.query_raw(sparql)
+    assert isinstance(result, QuerySolutions)
+    for solution in result:
+        yield tuple("" if (term := solution[name]) is None else str(term.value) for name in names)
+
+
+def _local(iri: str) -> str:
+    return iri.rsplit("/", 1)[-1]
+
+
 def _read_trials(store: Store) -> tuple[list[str], list[str], array[int], array[int]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for row in store.select(_TRIALS).rows:
-        rows.setdefault(str(row["trial"]), row)
+    rows: dict[str, tuple[str, str, str]] = {}
+    for trial, title, start, end in _solutions(store, _TRIALS, "trial", "title", "start", "end"):
+        rows.setdefault(trial, (title, start, end))
     ncts = sorted(rows)
-    titles = [str(rows[trial].get("title") or "") for trial in ncts]
-    starts = array("i", (_ordinal(rows[trial].get("start")) for trial in ncts))
-    ends = array("i", (_ordinal(rows[trial].get("end")) for trial in ncts))
-    return [trial.rsplit("/", 1)[-1] for trial in ncts], titles, starts, ends
+    titles = [rows[trial][0] for trial in ncts]
+    starts = array("i", (_ordinal(rows[trial][1]) for trial in ncts))
+    ends = array("i", (_ordinal(rows[trial][2]) for trial in ncts))
+    return [_local(trial) for trial in ncts], titles, starts, ends
 
 
 def _read_concepts(store: Store) -> tuple[list[str], list[str], list[int], list[float]]:
@@ -333,25 +350,29 @@ def _read_concepts(store: Store) -> tuple[list[str], list[str], list[int], list[
 def _read_terms(
     store: Store, trials: dict[str, int], concepts: dict[str, int]
 ) -> tuple[dict[str, list[set[int]]], dict[str, list[set[int]]]]:
-    """Per role and trial: MeSH terms, and terms plus the registry's ancestors."""
-    terms: dict[str, list[set[int]]] = {role: [set() for _ in trials] for role in ROLES}
-    reached: dict[str, list[set[int]]] = {role: [set() for _ in trials] for role in ROLES}
-    for row in store.select(_TERMS).rows:
-        trial = trials.get(str(row["trial"]).rsplit("/", 1)[-1])
-        concept = concepts.get(str(row["concept"]))
+    """Per role and trial: MeSH terms, and terms plus the registry's ancestors. Trials without any share one
+    empty set (at registry scale a set per trial and role is hundreds of megabytes)."""
+    empty: set[int] = set()
+    terms: dict[str, list[set[int]]] = {role: [empty] * len(trials) for role in ROLES}
+    reached: dict[str, list[set[int]]] = {role: [empty] * len(trials) for role in ROLES}
+    for trial_iri, predicate, concept_iri in _solutions(store, _TERMS, "trial", "p", "concept"):
+        trial = trials.get(_local(trial_iri))
+        concept = concepts.get(concept_iri)
         if trial is None or concept is None:
             continue
-        role, direct = _ROLE_OF[str(row["p"])]
-        reached[role][trial].add(concept)
-        if direct:
-            terms[role][trial].add(concept)
+        role, direct = _ROLE_OF[predicate]
+        for table, wanted in ((reached, True), (terms, direct)):
+            if wanted:
+                if table[role][trial] is empty:
+                    table[role][trial] = set()
+                table[role][trial].add(concept)
     return terms, reached
 
 
 def _mesh_ancestors(store: Store, concepts: dict[str, int]) -> list[set[int]]:
     found: list[set[int]] = [set() for _ in concepts]
-    for row in store.select(_MESH_ANCESTORS).rows:
-        concept, ancestor = concepts.get(str(row["concept"])), concepts.get(str(row["ancestor"]))
+    for concept_iri, ancestor_iri in _solutions(store, _MESH_ANCESTORS, "concept", "ancestor"):
+        concept, ancestor = concepts.get(concept_iri), concepts.get(ancestor_iri)
         if concept is not None and ancestor is not None and concept != ancestor:
             found[concept].add(ancestor)
     return found
@@ -372,48 +393,68 @@ def _cooccurrence_ancestors(reached: dict[str, list[set[int]]], size: int) -> li
 
 
 def _read_feature(store: Store, feature: Feature, trials: dict[str, int]) -> Values:
-    per_trial: list[set[str]] = [set() for _ in trials]
-    labels: dict[str, str] = {}
+    per_trial: list[set[int]] = [set() for _ in trials]
+    number: dict[str, int] = {}  # value IRI → first-seen number (values renumbered by IRI below)
+    labels: list[str] = []
     query = (
         f"{_PREFIX}SELECT ?trial ?value ?label "
         f"WHERE {{ ?trial {feature.path} ?value . OPTIONAL {{ ?value rdfs:label ?label }} }}"
     )
-    for row in store.select(query).rows:
-        trial = trials.get(str(row["trial"]).rsplit("/", 1)[-1])
+    for trial_iri, value, found in _solutions(store, query, "trial", "value", "label"):
+        trial = trials.get(_local(trial_iri))
         if trial is None:
             continue
-        value = str(row["value"])
-        per_trial[trial].add(value)
-        label = str(row.get("label") or value.rsplit("/", 1)[-1])
-        labels[value] = min(labels.get(value, label), label)
-    names = sorted(labels)
-    number = _numbering(names)
+        label = found or _local(value)
+        seen = number.setdefault(value, len(number))
+        if seen == len(labels):
+            labels.append(label)
+        elif label < labels[seen]:
+            labels[seen] = label
+        per_trial[trial].add(seen)
+    names = sorted(number)
+    renumber = [0] * len(names)
+    for position, name in enumerate(names):
+        renumber[number[name]] = position
     counts = [0] * len(names)
-    for values in per_trial:
-        for value in values:
-            counts[number[value]] += 1
+    for numbers in per_trial:
+        for item in numbers:
+            counts[renumber[item]] += 1
     total = max(len(trials), 1)
     return Values(
-        [labels[name] for name in names],
+        [labels[number[name]] for name in names],
         [-math.log(count / total) for count in counts],
-        Lists.pack((number[value] for value in values) for values in per_trial),
+        Lists.pack((renumber[item] for item in numbers) for numbers in per_trial),
     )
 
 
 def _postings(closures: dict[str, Lists], trials: int) -> dict[int, array[int]]:
-    """Concept → trials reaching it in either role."""
-    found: dict[int, set[int]] = {}
+    """Concept → trials reaching it in either role, sorted. Counted first, then filled: at registry scale a set
+    per concept would hold tens of millions of Python ints."""
+    counts: dict[int, int] = {}
+    for trial in range(trials):
+        for concept in _either(closures, trial):
+            counts[concept] = counts.get(concept, 0) + 1
+    postings = {concept: array("i", bytes(4 * count)) for concept, count in counts.items()}
+    filled = dict.fromkeys(counts, 0)
+    for trial in range(trials):
+        for concept in _either(closures, trial):
+            postings[concept][filled[concept]] = trial
+            filled[concept] += 1
+    return postings
+
+
+def _either(closures: dict[str, Lists], trial: int) -> set[int]:
+    """The concepts a trial reaches in any role, each once."""
+    found: set[int] = set()
     for lists in closures.values():
-        for trial in range(trials):
-            for concept in lists[trial]:
-                found.setdefault(concept, set()).add(trial)
-    return {concept: array("i", sorted(members)) for concept, members in found.items()}
+        found.update(lists[trial])
+    return found
 
 
 def build_index(store: Store) -> RelatedIndex:
     """Read everything a query needs from the store, once."""
     started = time.perf_counter()
-    fingerprint = _fingerprint(store)
+    fingerprint = store_fingerprint(store)
     ncts, titles, starts, ends = _read_trials(store)
     trials = _numbering(ncts)
     concepts, labels, depths, ic = _read_concepts(store)
@@ -453,7 +494,7 @@ def build_index(store: Store) -> RelatedIndex:
 
 # --- keeping it beside the store --------------------------------------------------------------------------------
 
-#: Indexes of stores that cannot keep one on disk, held only as long as their store lives.
+#: The index of each open store (built, or read once from beside an on-disk one), held as long as the store lives.
 _IN_MEMORY: Final[weakref.WeakKeyDictionary[Store, RelatedIndex]] = weakref.WeakKeyDictionary()
 
 
@@ -486,20 +527,20 @@ def _read_saved(path: Path, fingerprint: str) -> RelatedIndex | None:
 
 def load_index(store: Store) -> RelatedIndex:
     """The store's index: read from beside an on-disk store when current, else built (and saved there)."""
-    fingerprint = _fingerprint(store)
+    fingerprint = store_fingerprint(store)
+    cached = _IN_MEMORY.get(store)
+    if cached is not None and cached.fingerprint == fingerprint:
+        return cached  # read once per open store: at registry scale the saved index is hundreds of megabytes
     path = index_path(store.spec)
-    if path is None:
-        cached = _IN_MEMORY.get(store)
-        if cached is None or cached.fingerprint != fingerprint:
-            cached = _IN_MEMORY[store] = build_index(store)
-        return cached
-    index = _read_saved(path, fingerprint) if path.is_file() else None
+    index = _read_saved(path, fingerprint) if path is not None and path.is_file() else None
     if index is None:
         index = build_index(store)
         try:
-            _save(index, path)
+            if path is not None:
+                _save(index, path)
         except OSError as error:
             logger.warning("could not save the related-trials index at %s: %s", path, error)
+    _IN_MEMORY[store] = index
     return index
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "main",
     "registry_id",
     "resolve",
+    "tree_ancestors",
 ]
 
 logger = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ def _ref(index: MeshIndex, ui: str) -> dict[str, str]:
     return {"id": registry_id(ui), "term": index.descriptors[ui].heading}
 
 
-def _tree_ancestors(index: MeshIndex, ui: str) -> list[str]:
+def tree_ancestors(index: MeshIndex, ui: str) -> list[str]:
     """Descriptors on a proper tree-number prefix, nearest first per tree number, as the registry lists them."""
     seen: dict[str, None] = {}
     for tree in index.descriptors[ui].tree_numbers:
@@ -245,7 +246,7 @@ def resolve(index: MeshIndex, spec: ConceptSpec) -> Concept:
             "recordType": "descriptor",
             "treeNumbers": list(index.descriptors[ui].tree_numbers),
             "pharmacologicalActions": [_ref(index, pa) for pa in index.actions(ui)],
-            "ancestors": [_ref(index, a) for a in _tree_ancestors(index, ui)],
+            "ancestors": [_ref(index, a) for a in tree_ancestors(index, ui)],
         }
     by_name = {concept.name.casefold(): ui for ui, concept in index.concepts.items()}
     if key not in by_name:
@@ -255,7 +256,7 @@ def resolve(index: MeshIndex, spec: ConceptSpec) -> Concept:
     ancestors: dict[str, None] = {}
     for pa in actions:
         ancestors.setdefault(pa)
-        for ancestor in _tree_ancestors(index, pa):
+        for ancestor in tree_ancestors(index, pa):
             ancestors.setdefault(ancestor)
     return {
         "id": registry_id(ui),

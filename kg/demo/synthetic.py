@@ -8,7 +8,9 @@ Every record is marked synthetic three ways: an ``NCT99…`` id (outside the rea
 ``"synthetic"`` key and a ``"[Synthetic] "`` title prefix. Sponsors, facilities and people are fictional.
 
 This module is the generator; the tables it draws from are in ``kg.demo.tables`` (design, status, texts) and
-``kg.demo.places`` (sponsors, sites, people), and weighted choice is in ``kg.demo.weighted``.
+``kg.demo.places`` (sponsors, sites, people), and weighted choice is in ``kg.demo.weighted``. What it draws concepts
+and sponsors from is a :class:`Catalog`: the demo's is curated; ``kg.demo.registry`` builds a registry-scale one
+from loaded MeSH files (``kg synth``).
 """
 
 from __future__ import annotations
@@ -71,7 +73,18 @@ from kg.demo.tables import (
 )
 from kg.demo.weighted import Weighted, skewed
 
-__all__ = ["DEFAULT_SEED", "MAX_STUDIES", "REFERENCE_DATE", "RawStudy", "synthetic_studies"]
+__all__ = [
+    "DEFAULT_SEED",
+    "MAX_STUDIES",
+    "REFERENCE_DATE",
+    "TITLE_PREFIX",
+    "Catalog",
+    "Concept",
+    "RawStudy",
+    "Sponsor",
+    "stream_studies",
+    "synthetic_studies",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,13 +99,16 @@ SEED_WORLD_SHARE: Final[float] = 0.10
 UNKNOWN_AFTER_DAYS: Final[int] = 2 * 365  # the registry calls a record UNKNOWN once unverified this long
 _REF: Final[int] = REFERENCE_DATE.toordinal()
 _DAYS_PER_MONTH: Final[float] = 30.44
+SPONSORS_BY_CLASS: Final[dict[str, Weighted[tuple[str, str, str]]]] = {
+    klass: skewed([s for s in SPONSORS if s[1] == klass], 0.8) for klass in SPONSOR_CLASS_WEIGHTS
+}
 
 
 # --- Vocabulary -------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Concept:
+class Concept:
     """A vocabulary entry as the generator uses it: the mesh and ancestor refs are written as-is."""
 
     id: str
@@ -103,21 +119,35 @@ class _Concept:
     ancestors: tuple[tuple[str, str], ...]
 
 
+Sponsor = tuple[str, str, str]  # name, class, home country (one of ``COUNTRIES``)
+
+
 @dataclass(frozen=True)
-class _Catalog:
-    conditions: dict[str, Weighted[_Concept]]
-    phased: dict[str, Weighted[_Concept]]
-    unphased: dict[str, Weighted[_Concept]]
-    seed_conditions: Weighted[_Concept]
-    seed_interventions: Weighted[_Concept]
-    lutetium: _Concept
+class Catalog:
+    """The world studies are drawn from: therapeutic areas and their families, MeSH concepts by area, sponsors.
+    The demo's is curated (``data/vocabulary.json``); ``kg.demo.registry`` builds one from loaded MeSH files."""
+
+    conditions: dict[str, Weighted[Concept]]
+    phased: dict[str, Weighted[Concept]]
+    unphased: dict[str, Weighted[Concept]]
+    seed_conditions: Weighted[Concept]
+    seed_interventions: Weighted[Concept]
+    lutetium: Concept | None
+    areas: Weighted[str]
+    families: dict[str, str]
+    sponsors: dict[str, Weighted[Sponsor]]
+    seed_sponsors: Weighted[Sponsor]
+    seed_share: float = SEED_WORLD_SHARE
+    generator: str = GENERATOR
+    #: Campus names appended to facility names (more distinct sites at registry scale); none in the demo.
+    campuses: Weighted[str] | None = None
 
 
-def _concept(entry: dict[str, Any]) -> _Concept:
+def _concept(entry: dict[str, Any]) -> Concept:
     term: str = entry["term"]
     variants = tuple(entry.get("variants", ()))
     readable = term if len(term) <= 40 or not variants else variants[0]
-    return _Concept(
+    return Concept(
         id=entry["id"],
         term=term,
         type=entry.get("type", ""),
@@ -127,8 +157,8 @@ def _concept(entry: dict[str, Any]) -> _Concept:
     )
 
 
-def _pools(concepts: Sequence[tuple[_Concept, Sequence[str]]], areas: Sequence[str]) -> dict[str, Weighted[_Concept]]:
-    pools: dict[str, Weighted[_Concept]] = {}
+def _pools(concepts: Sequence[tuple[Concept, Sequence[str]]], areas: Sequence[str]) -> dict[str, Weighted[Concept]]:
+    pools: dict[str, Weighted[Concept]] = {}
     for area in areas:
         members = [concept for concept, tags in concepts if area in tags]
         if members:
@@ -137,7 +167,7 @@ def _pools(concepts: Sequence[tuple[_Concept, Sequence[str]]], areas: Sequence[s
 
 
 @lru_cache(maxsize=1)
-def _catalog() -> _Catalog:
+def _catalog() -> Catalog:
     """Load ``data/vocabulary.json`` once per process; every later study reuses the same pools."""
     text = resources.files("kg.demo").joinpath("data/vocabulary.json").read_text(encoding="utf-8")
     vocabulary = json.loads(text)
@@ -146,13 +176,17 @@ def _catalog() -> _Catalog:
     areas = (*AREA_WEIGHTS, SEED_INTERVENTION_AREA)
     seed_conditions = [c for c, tags in conditions if any(a in tags for a in SEED_CONDITION_AREAS)]
     seed_interventions = [c for c, tags in interventions if SEED_INTERVENTION_AREA in tags and c.type == "DRUG"]
-    return _Catalog(
+    return Catalog(
         conditions=_pools(conditions, areas),
         phased=_pools([(c, t) for c, t in interventions if c.type in PHASED_TYPES], areas),
         unphased=_pools([(c, t) for c, t in interventions if c.type not in PHASED_TYPES], areas),
         seed_conditions=skewed(seed_conditions, 1.0),
         seed_interventions=skewed(seed_interventions, 1.2),
         lutetium=next(c for c in seed_interventions if c.term == "Lutetium"),
+        areas=Weighted(list(AREA_WEIGHTS), list(AREA_WEIGHTS.values())),
+        families=FAMILY_BY_AREA,
+        sponsors=SPONSORS_BY_CLASS,
+        seed_sponsors=skewed([next(s for s in SPONSORS if s[0] == name) for name in SEED_SPONSORS], 1.0),
     )
 
 
@@ -164,7 +198,7 @@ class _Intervention:
     type: str
     name: str
     description: str
-    concept: _Concept | None = None
+    concept: Concept | None = None
     other_names: tuple[str, ...] = ()
 
 
@@ -183,25 +217,18 @@ class _Plan:
     area: str
     family: str
     profile: PhaseProfile
-    conditions: list[_Concept]
+    conditions: list[Concept]
     arms: list[_Arm]
     sponsor: tuple[str, str, str]
     seed_world: bool
 
 
-_AREAS: Final[Weighted[str]] = Weighted(list(AREA_WEIGHTS), list(AREA_WEIGHTS.values()))
 _PHASES: Final[Weighted[PhaseProfile]] = Weighted(PHASE_PROFILES, [p.weight for p in PHASE_PROFILES])
 _SEED_PHASES: Final[Weighted[PhaseProfile]] = Weighted(
     [p for p in PHASE_PROFILES if p.phases in SEED_PHASE_WEIGHTS],
     [SEED_PHASE_WEIGHTS[p.phases] for p in PHASE_PROFILES if p.phases in SEED_PHASE_WEIGHTS],
 )
 _SPONSOR_CLASSES: Final[Weighted[str]] = Weighted(list(SPONSOR_CLASS_WEIGHTS), list(SPONSOR_CLASS_WEIGHTS.values()))
-_SPONSORS_BY_CLASS: Final[dict[str, Weighted[tuple[str, str, str]]]] = {
-    klass: skewed([s for s in SPONSORS if s[1] == klass], 0.8) for klass in SPONSOR_CLASS_WEIGHTS
-}
-_SEED_SPONSORS: Final[Weighted[tuple[str, str, str]]] = skewed(
-    [next(s for s in SPONSORS if s[0] == name) for name in SEED_SPONSORS], 1.0
-)
 _COUNTRIES: Final[Weighted[tuple[str, float, tuple[City, ...]]]] = Weighted(COUNTRIES, [c[1] for c in COUNTRIES])
 _COUNTRY_BY_NAME: Final[dict[str, tuple[str, float, tuple[City, ...]]]] = {c[0]: c for c in COUNTRIES}
 _CITIES: Final[dict[str, Weighted[City]]] = {name: skewed(cities, 0.7) for name, _, cities in COUNTRIES}
@@ -214,8 +241,8 @@ _ARM_COUNTS: Final[dict[str, Weighted[int]]] = {
 }
 
 
-def _sponsor(rng: random.Random) -> tuple[str, str, str]:
-    return _SPONSORS_BY_CLASS[_SPONSOR_CLASSES.pick(rng)].pick(rng)
+def _sponsor(rng: random.Random, catalog: Catalog) -> Sponsor:
+    return catalog.sponsors[_SPONSOR_CLASSES.pick(rng)].pick(rng)
 
 
 def _code_name(rng: random.Random) -> str:
@@ -223,7 +250,7 @@ def _code_name(rng: random.Random) -> str:
     return f"{letters}-{rng.randrange(100, 9999)}"
 
 
-def _intervention(rng: random.Random, concept: _Concept) -> _Intervention:
+def _intervention(rng: random.Random, concept: Concept) -> _Intervention:
     other = (rng.choice(concept.variants),) if concept.variants and rng.random() < 0.4 else ()
     description = DESCRIPTION_BY_CONCEPT.get(concept.id) or rng.choice(INTERVENTION_DESCRIPTIONS[concept.type])
     return _Intervention(concept.type, concept.name, description, concept, other)
@@ -237,7 +264,7 @@ def _stage(profile: PhaseProfile) -> str:
     return "late"
 
 
-def _comparator(rng: random.Random, catalog: _Catalog, plan_area: str, main: _Intervention) -> _Arm:
+def _comparator(rng: random.Random, catalog: Catalog, plan_area: str, main: _Intervention) -> _Arm:
     """A control arm matching the main intervention: placebo, sham, no intervention or an active drug."""
     if main.type not in PHASED_TYPES:
         kind = rng.choice(("NO_INTERVENTION", "ACTIVE_COMPARATOR", "SHAM_COMPARATOR"))
@@ -248,7 +275,7 @@ def _comparator(rng: random.Random, catalog: _Catalog, plan_area: str, main: _In
             return _Arm("Sham", kind, "Participants receive a sham intervention.", [sham])
         control = _Intervention("OTHER", "Standard of Care", "Care according to local guidelines.")
         return _Arm("Standard of Care", kind, "Participants receive standard care.", [control])
-    placebo_share = 0.3 if FAMILY_BY_AREA[plan_area] == "oncology" else 0.6
+    placebo_share = 0.3 if catalog.families[plan_area] == "oncology" else 0.6
     if rng.random() < placebo_share:
         placebo = _Intervention("DRUG", "Placebo", "Matching placebo on the same schedule.")
         return _Arm("Placebo", "PLACEBO_COMPARATOR", "Participants receive a matching placebo.", [placebo])
@@ -261,9 +288,7 @@ def _comparator(rng: random.Random, catalog: _Catalog, plan_area: str, main: _In
     return _Arm(active.name, "ACTIVE_COMPARATOR", f"Participants receive {active.name}.", [active])
 
 
-def _regular_arms(
-    rng: random.Random, catalog: _Catalog, area: str, profile: PhaseProfile, industry: bool
-) -> list[_Arm]:
+def _regular_arms(rng: random.Random, catalog: Catalog, area: str, profile: PhaseProfile, industry: bool) -> list[_Arm]:
     stage = _stage(profile)
     use_unphased = profile.phases == ("NA",) and area in catalog.unphased and rng.random() < 0.75
     pool = catalog.unphased[area] if use_unphased else catalog.phased[area]
@@ -288,13 +313,13 @@ def _regular_arms(
     return arms
 
 
-def _seed_arms(rng: random.Random, catalog: _Catalog) -> list[_Arm]:
+def _seed_arms(rng: random.Random, catalog: Catalog, lutetium: Concept) -> list[_Arm]:
     """Radioligand arms like the seed trial's: an investigational Lu-177 agent, or an approved one."""
     if rng.random() < 0.6:
         code = _code_name(rng)
         name = f"Lutetium [177Lu] {code}"
         description = "Administration by intravenous infusion for a cycle of 6 weeks."
-        main = _Intervention("DRUG", name, description, catalog.lutetium, (f"[177Lu]-{code}",))
+        main = _Intervention("DRUG", name, description, lutetium, (f"[177Lu]-{code}",))
     else:
         main = _intervention(rng, catalog.seed_interventions.pick(rng))
     if rng.random() < 0.6:
@@ -305,18 +330,19 @@ def _seed_arms(rng: random.Random, catalog: _Catalog) -> list[_Arm]:
     ]
 
 
-def _plan(rng: random.Random, catalog: _Catalog) -> _Plan:
-    if rng.random() < SEED_WORLD_SHARE:
+def _plan(rng: random.Random, catalog: Catalog) -> _Plan:
+    if catalog.lutetium is not None and rng.random() < catalog.seed_share:
         profile = _SEED_PHASES.pick(rng)
         conditions = catalog.seed_conditions.distinct(rng, rng.choice((1, 1, 2)))
-        arms = _seed_arms(rng, catalog)
-        return _Plan("digestive-oncology", "oncology", profile, conditions, arms, _SEED_SPONSORS.pick(rng), True)
-    area = _AREAS.pick(rng)
+        arms = _seed_arms(rng, catalog, catalog.lutetium)
+        seed_sponsor = catalog.seed_sponsors.pick(rng)
+        return _Plan("digestive-oncology", "oncology", profile, conditions, arms, seed_sponsor, True)
+    area = catalog.areas.pick(rng)
     profile = _PHASES.pick(rng)
-    sponsor = _sponsor(rng)
+    sponsor = _sponsor(rng, catalog)
     conditions = catalog.conditions[area].distinct(rng, rng.choice((1, 1, 1, 2, 2, 3)))
     arms = _regular_arms(rng, catalog, area, profile, sponsor[1] == "INDUSTRY")
-    return _Plan(area, FAMILY_BY_AREA[area], profile, conditions, arms, sponsor, False)
+    return _Plan(area, catalog.families[area], profile, conditions, arms, sponsor, False)
 
 
 # --- Dates and status -------------------------------------------------------------------------------------------
@@ -440,7 +466,7 @@ def _person(rng: random.Random) -> str:
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
 
 
-def _sponsor_module(rng: random.Random, plan: _Plan) -> dict[str, Any]:
+def _sponsor_module(rng: random.Random, plan: _Plan, catalog: Catalog) -> dict[str, Any]:
     name, klass, _ = plan.sponsor
     module: dict[str, Any] = {}
     if klass == "OTHER" and rng.random() < 0.5:
@@ -454,14 +480,14 @@ def _sponsor_module(rng: random.Random, plan: _Plan) -> dict[str, Any]:
         module["responsibleParty"] = {"type": "SPONSOR"}
     module["leadSponsor"] = {"name": name, "class": klass}
     if rng.random() < 0.25:
-        drawn = dict.fromkeys(_sponsor(rng) for _ in range(rng.choice((1, 1, 2))))  # ordered, unlike a set
+        drawn = dict.fromkeys(_sponsor(rng, catalog) for _ in range(rng.choice((1, 1, 2))))  # ordered, unlike a set
         others = [s for s in drawn if s[0] != name]
         if others:
             module["collaborators"] = [{"name": s[0], "class": s[1]} for s in others]
     return module
 
 
-def _free_text(rng: random.Random, concept: _Concept) -> str:
+def _free_text(rng: random.Random, concept: Concept) -> str:
     return rng.choice(concept.variants) if concept.variants and rng.random() < 0.5 else concept.term
 
 
@@ -590,7 +616,7 @@ def _site_count(rng: random.Random, profile: PhaseProfile) -> int:
     return low + int((high - low + 1) * rng.random() ** 2)
 
 
-def _locations(rng: random.Random, plan: _Plan, status: str) -> list[dict[str, Any]]:
+def _locations(rng: random.Random, plan: _Plan, status: str, campuses: Weighted[str] | None) -> list[dict[str, Any]]:
     _, klass, home = plan.sponsor
     stay_home = klass != "INDUSTRY" or (plan.seed_world and rng.random() < SEED_HOME_COUNTRY_SHARE)
     main_country = _COUNTRY_BY_NAME[home] if stay_home else _COUNTRIES.pick(rng)
@@ -603,6 +629,8 @@ def _locations(rng: random.Random, plan: _Plan, status: str) -> list[dict[str, A
         country = _COUNTRIES.pick(rng) if rng.random() < abroad else main_country
         city, state, lat, lon = _CITIES[country[0]].pick(rng)
         facility = rng.choice(FACILITY_PATTERNS).format(city=city, kind=rng.choice(kinds))
+        if campuses is not None:
+            facility = f"{facility}, {campuses.pick(rng)}"
         if (facility, city) in seen:
             continue
         seen.add((facility, city))
@@ -617,7 +645,7 @@ def _locations(rng: random.Random, plan: _Plan, status: str) -> list[dict[str, A
     return sites
 
 
-def _browse(concepts: Sequence[_Concept]) -> dict[str, Any] | None:
+def _browse(concepts: Sequence[Concept]) -> dict[str, Any] | None:
     """A derived browse module as the registry writes it: the concepts, then their ancestors without repeats."""
     meshes: dict[str, str] = {}
     for concept in concepts:
@@ -653,7 +681,7 @@ def _titles(rng: random.Random, plan: _Plan, drug: str) -> tuple[str, str]:
     return TITLE_PREFIX + brief, official
 
 
-def _study(rng: random.Random, number: int, seed: int, catalog: _Catalog) -> RawStudy:
+def _study(rng: random.Random, number: int, seed: int, catalog: Catalog) -> RawStudy:
     plan = _plan(rng, catalog)
     timeline = _timeline(rng, plan.profile)
     drug = plan.arms[0].interventions[0].name
@@ -676,7 +704,7 @@ def _study(rng: random.Random, number: int, seed: int, catalog: _Catalog) -> Raw
             "officialTitle": official_title,
         },
         "statusModule": _status_module(rng, timeline),
-        "sponsorCollaboratorsModule": _sponsor_module(rng, plan),
+        "sponsorCollaboratorsModule": _sponsor_module(rng, plan, catalog),
         "descriptionModule": {
             "briefSummary": f"This {phase_text}study evaluates the {_aim(plan).lower()} of {drug} in participants with "
             f"{plan.conditions[0].term}. All content of this record is synthetic.",
@@ -686,13 +714,13 @@ def _study(rng: random.Random, number: int, seed: int, catalog: _Catalog) -> Raw
         "armsInterventionsModule": _arms_module(plan),
         "outcomesModule": _outcomes_module(rng, plan, drug),
         "eligibilityModule": _eligibility_module(rng, plan),
-        "contactsLocationsModule": {"locations": _locations(rng, plan, timeline.status)},
+        "contactsLocationsModule": {"locations": _locations(rng, plan, timeline.status, catalog.campuses)},
     }
     return {
         "protocolSection": protocol,
         "derivedSection": derived,
         "hasResults": False,
-        "synthetic": {"generator": GENERATOR, "seed": seed},
+        "synthetic": {"generator": catalog.generator, "seed": seed},
     }
 
 
@@ -705,10 +733,11 @@ def synthetic_studies(n: int, *, seed: int = DEFAULT_SEED) -> Iterator[RawStudy]
     if not 0 <= n <= MAX_STUDIES:
         raise ValueError(f"n must be between 0 and {MAX_STUDIES} (NCT99 + 6 digits), got {n}")
     logger.debug("generating %d synthetic studies with seed %d", n, seed)
-    return _stream(n, seed, _catalog())
+    return stream_studies(n, seed, _catalog())
 
 
-def _stream(n: int, seed: int, catalog: _Catalog) -> Iterator[RawStudy]:
+def stream_studies(n: int, seed: int, catalog: Catalog) -> Iterator[RawStudy]:
+    """The studies of any catalog (see :func:`synthetic_studies`; ``n`` is checked by the caller)."""
     rng = random.Random(seed)
     for number in range(1, n + 1):
         yield _study(rng, number, seed, catalog)
