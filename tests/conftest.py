@@ -13,6 +13,10 @@ import pytest
 from kg.build import BuildReport, build
 from kg.store import Store, open_store
 
+# The browser fixtures are registered once for the whole session: imported into several test modules, each would
+# start its own Playwright, and a second one in the same thread fails.
+pytest_plugins = ("tests.browser_support",)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 CTGOV_DATA = SHARED_DATA / "ctgov"

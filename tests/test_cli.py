@@ -142,3 +142,23 @@ def test_commands_on_a_missing_store_say_how_to_make_one(tmp_path: Path) -> None
     result = kg("stats", home=tmp_path)
     assert result.returncode == 2
     assert "build one first" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_builds_offline_and_writes_its_pages(tmp_path: Path) -> None:
+    """`kg demo` (the README's first command, here with fewer synthetic trials): the store, then the seed trial's
+    explorer and trial page and a Neoplasms landscape report, each a file the output names."""
+    result = kg("demo", "--synthetic", "40", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Demo graph: 41 trials (40 of them SYNTHETIC" in result.stdout
+    pages = {
+        line.split(": ", 1)[0]: Path(line.split(": ", 1)[1]) for line in result.stdout.splitlines() if ".html" in line
+    }
+    assert set(pages) == {"Explorer", "Trial page", "Landscape report (Neoplasms)"}
+    for path in pages.values():
+        assert path.is_file() and path.is_relative_to(tmp_path)
+    assert '"NCT07232407"' in pages["Explorer"].read_text(encoding="utf-8")
+    assert "Lutetium" in pages["Trial page"].read_text(encoding="utf-8")
+    assert "Neoplasms" in pages["Landscape report (Neoplasms)"].read_text(encoding="utf-8")
+    stats = json.loads(kg("stats", "--format", "json", home=tmp_path).stdout)
+    assert stats["trials"] == 41

@@ -58,6 +58,10 @@ def build(
         list[Path],
         typer.Option(help="MeSH files to load into the new store (d2024.bin, c2024.bin, mtrees2024.bin); repeatable."),
     ] = [],  # noqa: B006
+    workers: Annotated[
+        Optional[int],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option(min=1, help="Processes mapping records (default: one per core, at most 8).", show_default=False),
+    ] = None,
 ) -> None:
     """Build a new store from study records; it replaces the old one only when complete."""
     from kg.build import BuildFailed
@@ -66,7 +70,7 @@ def build(
 
     try:
         with record_progress("Reading records") as tick:
-            report = run_build(list(paths), store, strict=strict, on_record=tick, mesh=list(mesh))
+            report = run_build(list(paths), store, strict=strict, on_record=tick, mesh=list(mesh), workers=workers)
     except BuildFailed as failed:
         _print_problems(failed.report.problems)
         errors.print(f"[red]{failed}[/red]")
@@ -213,25 +217,6 @@ def stats(store: StoreOption = None, fmt: FormatOption = Format.table) -> None:
 
 
 @app.command()
-def trial(
-    nct_id: Annotated[str, typer.Argument(help="NCT id, e.g. NCT07232407.", show_default=False)],
-    store: StoreOption = None,
-    fmt: FormatOption = Format.table,
-) -> None:
-    """A readable summary of one trial."""
-    from kg.analysis.trial import trial_summary
-    from kg.cli.trial_view import print_trial
-    from kg.store import open_store
-
-    with open_store(store, read_only=True) as opened:
-        summary = trial_summary(opened, nct_id)
-    if fmt is Format.json:
-        print_json(summary)
-    else:
-        print_trial(summary)
-
-
-@app.command()
 def ancestors(
     concepts: Annotated[
         list[str], typer.Argument(help="MeSH ids (D008187, C000447941) or exact labels.", show_default=False)
@@ -342,7 +327,8 @@ def demo(
     synthetic: Annotated[int, typer.Option(help="Number of synthetic trials beside the reference trial.")] = 300,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic trials.")] = 20251114,
 ) -> None:
-    """Offline demo: the reference trial NCT07232407 plus synthetic trials, built into the store."""
+    """Offline demo: the reference trial NCT07232407 plus synthetic trials, built into the store, with its explorer,
+    trial page and a Neoplasms landscape report written beside the corpus."""
     from kg.build import build as run_build
     from kg.cli.progress import record_progress
     from kg.demo import SEED_NCT, demo_mesh_file, write_demo_corpus
@@ -355,23 +341,53 @@ def demo(
         report = run_build(list(paths), spec, on_record=tick, mesh=[demo_mesh_file()])
     console.print(
         f"Demo graph: {report.trials:,} trials ({report.trials - 1:,} of them SYNTHETIC, seed {seed}), "
-        f"{report.quads:,} quads, built in {report.seconds:.1f} s into {spec}\n"
-        f"Corpus written to {corpus}\n\nNext:\n"
-        f"  kg trial {SEED_NCT}\n"
+        f"{report.quads:,} quads, built in {report.seconds:.1f} s into {spec}\nCorpus written to {corpus}",
+        markup=False,
+        highlight=False,
+    )
+    pages = _write_demo_pages(spec, corpus / "pages", SEED_NCT)
+    console.print(
+        "\n".join(f"{name}: {path}" for name, path in pages.items()) + "\n\nNext:\n"
+        f"  kg trial {SEED_NCT} --as-of 2026-05-05\n"
+        f"  kg related {SEED_NCT} --explain\n"
         f"  kg ancestors Lutetium 'Digestive System Neoplasms'\n"
+        f"  kg serve          # then open http://127.0.0.1:8000/trial/{SEED_NCT}\n"
         f"  kg stats\n"
         f"  kg queries\n"
         f"  kg query trials_by_condition --param condition=D009369\n"
-        f"  kg query phase_status_counts\n"
         f"  kg sparql 'SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o }}'\n"
         f"  kg export --format ttl -o graph.ttl",
         markup=False,
         highlight=False,
+        soft_wrap=True,  # paths stay whole, so they can be copied
     )
 
 
-# Feature command modules: importing one registers its commands on ``app``.
-# (one line each, in the order their commands should appear in ``kg --help``)
+_DEMO_LANDSCAPE = "D009369"  # Neoplasms: the seed trial's condition sits under it
+
+
+def _write_demo_pages(spec: str, folder: Path, nct_id: str) -> dict[str, Path]:
+    """The three pages a first-time user opens: explorer and trial page of the seed trial, and a landscape."""
+    from kg.analysis.landscape import landscape
+    from kg.store import open_store
+    from kg.views.explorer import render_explorer
+    from kg.views.landscape_report import write_report
+    from kg.views.trial_page import write_trial_page
+
+    folder.mkdir(parents=True, exist_ok=True)
+    explorer = folder / f"{nct_id}-explorer.html"
+    with open_store(spec, read_only=True) as opened:
+        explorer.write_text(render_explorer(opened, nct_id), encoding="utf-8")
+        trial_page = write_trial_page(opened, nct_id, folder / f"{nct_id}.html")
+        report = write_report(landscape(opened, _DEMO_LANDSCAPE), folder / "landscape-neoplasms", store=spec)
+    return {"Explorer": explorer, "Trial page": trial_page, "Landscape report (Neoplasms)": report}
+
+
+# Feature command modules: importing one registers its commands on ``app`` (after the core commands above, which
+# is their order in ``kg --help``).
+from kg.cli import explore, harvest, landscape, serve, synth, trial  # noqa: E402
+
+FEATURES = (trial, explore, serve, landscape, harvest, synth)
 
 
 def main() -> None:
