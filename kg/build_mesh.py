@@ -76,17 +76,25 @@ def update_information_content(store: Store) -> int:
     "Under" follows the loaded hierarchy (``kg:ancestor``) and, for every trial, the registry's own ancestor
     lists, so the figures exist with or without a MeSH file. Returns the number of concepts scored."""
     total = int(store.select(_TRIALS).rows[0]["n"] or 0)
-    closure: dict[str, set[str]] = {}
-    for row in store.select(_ANCESTORS).rows:
-        closure.setdefault(str(row["c"]), set()).add(str(row["a"]))
-    under: dict[str, set[str]] = {}
-    for row in store.select(_PAIRS).rows:
-        concept = str(row["concept"])
-        under.setdefault(str(row["trial"]), set()).update({concept} | closure.get(concept, set()))
-    counts: Counter[str] = Counter(concept for concepts in under.values() for concept in concepts)
+    # Concepts as small integers and the (trial, concept) pairs streamed: at 600k trials there are ~11.5M pairs,
+    # which as materialised rows took 6 GiB.
+    numbers: dict[str, int] = {}
+    closure: dict[int, set[int]] = {}
+    for concept, ancestor in store.solutions(_ANCESTORS, "c", "a"):
+        closure.setdefault(numbers.setdefault(concept, len(numbers)), set()).add(
+            numbers.setdefault(ancestor, len(numbers))
+        )
+    under: dict[str, set[int]] = {}
+    for trial, concept in store.solutions(_PAIRS, "trial", "concept"):
+        number = numbers.setdefault(concept, len(numbers))
+        reached = under.setdefault(trial, set())
+        reached.add(number)
+        reached.update(closure.get(number, ()))
+    counts = Counter(number for reached in under.values() for number in reached)
+    iris = list(numbers)
     quads = []
-    for concept, count in counts.items():
-        node = NamedNode(concept)
+    for number, count in counts.items():
+        node = NamedNode(iris[number])
         ic = -math.log(count / total) if total else 0.0
         quads.append(Quad(node, KG.trialsAtOrUnder, Literal(str(count), datatype=XSD.integer), IC_GRAPH))
         quads.append(Quad(node, KG.informationContent, Literal(f"{ic:.6f}", datatype=XSD.decimal), IC_GRAPH))

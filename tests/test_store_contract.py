@@ -105,6 +105,14 @@ def test_add_count_and_select(store: Store) -> None:
     assert _objects(store) == ["a", "b"]
 
 
+def test_solutions_stream_strings_with_unbound_as_empty(store: Store) -> None:
+    store.add([_quad("a", G1), _quad("b", G2)])
+    sparql = "SELECT ?o ?missing WHERE { ?s ?p ?o OPTIONAL { ?o ?q ?missing } } ORDER BY ?o"
+    assert list(store.solutions(sparql, "o", "missing")) == [("a", ""), ("b", "")]
+    with pytest.raises(StoreError):
+        list(store.solutions("ASK { ?s ?p ?o }", "o"))
+
+
 def test_replacing_a_graph_leaves_no_stale_triple(store: Store) -> None:
     store.add([_quad("old title", G1), _quad("old extra", G1, Q), _quad("other trial", G2)])
     store.replace_graphs({G1: [_quad("new title", G1)]})

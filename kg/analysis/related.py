@@ -51,13 +51,11 @@ import random
 import time
 import weakref
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
-
-from pyoxigraph import QuerySolutions
 
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.identifiers import is_nct_id
@@ -314,22 +312,13 @@ def _numbering(values: Iterable[str]) -> dict[str, int]:
     return {value: number for number, value in enumerate(values)}
 
 
-def _solutions(store: Store, sparql: str, *names: str) -> Iterator[tuple[str, ...]]:
-    """The named variables of each solution as strings ("" when unbound), read lazily: at registry scale a
-    materialised result (millions of rows as dicts) would take gigabytes."""
-    result = store.query_raw(sparql)
-    assert isinstance(result, QuerySolutions)
-    for solution in result:
-        yield tuple("" if (term := solution[name]) is None else str(term.value) for name in names)
-
-
 def _local(iri: str) -> str:
     return iri.rsplit("/", 1)[-1]
 
 
 def _read_trials(store: Store) -> tuple[list[str], list[str], array[int], array[int]]:
     rows: dict[str, tuple[str, str, str]] = {}
-    for trial, title, start, end in _solutions(store, _TRIALS, "trial", "title", "start", "end"):
+    for trial, title, start, end in store.solutions(_TRIALS, "trial", "title", "start", "end"):
         rows.setdefault(trial, (title, start, end))
     ncts = sorted(rows)
     titles = [rows[trial][0] for trial in ncts]
@@ -355,7 +344,7 @@ def _read_terms(
     empty: set[int] = set()
     terms: dict[str, list[set[int]]] = {role: [empty] * len(trials) for role in ROLES}
     reached: dict[str, list[set[int]]] = {role: [empty] * len(trials) for role in ROLES}
-    for trial_iri, predicate, concept_iri in _solutions(store, _TERMS, "trial", "p", "concept"):
+    for trial_iri, predicate, concept_iri in store.solutions(_TERMS, "trial", "p", "concept"):
         trial = trials.get(_local(trial_iri))
         concept = concepts.get(concept_iri)
         if trial is None or concept is None:
@@ -371,7 +360,7 @@ def _read_terms(
 
 def _mesh_ancestors(store: Store, concepts: dict[str, int]) -> list[set[int]]:
     found: list[set[int]] = [set() for _ in concepts]
-    for concept_iri, ancestor_iri in _solutions(store, _MESH_ANCESTORS, "concept", "ancestor"):
+    for concept_iri, ancestor_iri in store.solutions(_MESH_ANCESTORS, "concept", "ancestor"):
         concept, ancestor = concepts.get(concept_iri), concepts.get(ancestor_iri)
         if concept is not None and ancestor is not None and concept != ancestor:
             found[concept].add(ancestor)
@@ -400,7 +389,7 @@ def _read_feature(store: Store, feature: Feature, trials: dict[str, int]) -> Val
         f"{_PREFIX}SELECT ?trial ?value ?label "
         f"WHERE {{ ?trial {feature.path} ?value . OPTIONAL {{ ?value rdfs:label ?label }} }}"
     )
-    for trial_iri, value, found in _solutions(store, query, "trial", "value", "label"):
+    for trial_iri, value, found in store.solutions(query, "trial", "value", "label"):
         trial = trials.get(_local(trial_iri))
         if trial is None:
             continue

@@ -149,6 +149,17 @@ class Store(ABC):
         """Run any query and keep its answer as pyoxigraph terms (solutions, boolean or triples), so a server can
         stop reading at a row limit or deadline and write any SPARQL results format."""
 
+    def solutions(self, sparql: str, *names: str) -> Iterator[tuple[str, ...]]:
+        """The named variables of each SELECT solution as strings ("" when unbound), read lazily: at registry scale
+        a materialised result (millions of rows as dicts) would take gigabytes."""
+        from pyoxigraph import QuerySolutions
+
+        result = self.query_raw(sparql)
+        if not isinstance(result, QuerySolutions):
+            raise StoreError("solutions() needs a SELECT query")
+        for solution in result:
+            yield tuple("" if (term := solution[name]) is None else str(term.value) for name in names)
+
     @abstractmethod
     def dump(self, output: BinaryIO, media_type: str) -> None:
         """Write the whole dataset (N-Quads, TriG) or the union graph (Turtle, N-Triples, JSON-LD)."""
