@@ -35,6 +35,7 @@ __all__ = [
     "build",
     "default_workers",
     "load_records",
+    "replace_trial",
 ]
 
 logger = logging.getLogger(__name__)
@@ -243,12 +244,16 @@ def _items(paths: Iterable[Path | str], on_record: Callable[[], None] | None) ->
         yield item if isinstance(item, SourceProblem) else (item.study, item.where)
 
 
-def _replace_trial(store: Store, mapped: _Mapped) -> None:
-    """A newer version of a trial already loaded: its own graph replaced whole, its shared statements added."""
-    graph = trial_graph(mapped.nct_id)
-    quads = list(parse(mapped.nquads, format=RdfFormat.N_QUADS))
+def replace_trial(store: Store, nct_id: str, quads: list[Quad]) -> None:
+    """A newer version of a trial already loaded: its own graph replaced whole, its shared statements added
+    (orphaned shared nodes are left for one ``PRUNE_ORPHANS`` at the end)."""
+    graph = trial_graph(nct_id)
     store.replace_graphs({graph: [quad for quad in quads if quad.graph_name == graph]})
     store.add(quad for quad in quads if quad.graph_name != graph)
+
+
+def _replace_trial(store: Store, mapped: _Mapped) -> None:
+    replace_trial(store, mapped.nct_id, list(parse(mapped.nquads, format=RdfFormat.N_QUADS)))
 
 
 def build(

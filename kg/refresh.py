@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from kg.analysis.related import refresh_saved_index
-from kg.build import PRUNE_ORPHANS
+from kg.build import PRUNE_ORPHANS, replace_trial
 from kg.build_mesh import update_information_content
 from kg.harvest import (
     HarvestError,
@@ -123,9 +123,7 @@ def update(
             except RecordError as error:
                 report.problems.append(f"{nct_id}: {error}; record skipped")
                 continue
-            graph = trial_graph(nct_id)
-            store.replace_graphs({graph: [quad for quad in mapped.quads if quad.graph_name == graph]})
-            store.add(quad for quad in mapped.quads if quad.graph_name != graph)
+            replace_trial(store, nct_id, mapped.quads)
             (report.updated if nct_id in stored else report.new).append(nct_id)
             listed.add(nct_id)  # posted after the listing was taken: still in the registry
             changed = True
