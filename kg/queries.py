@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Final
 from pyoxigraph import Literal, NamedNode
 
 from kg.identifiers import is_nct_id, normalize_mesh_id
-from kg.store import QueryResult, Store
+from kg.store import QueryResult, Store, Value
 from kg.store.base import inline_values
 from kg.vocab import MESH, XSD
 
@@ -39,12 +39,18 @@ __all__ = [
     "load_query",
     "queries_dir",
     "run",
+    "select_many",
+    "trial_terms",
 ]
 
 _HEADER = re.compile(r"^#\s*(title|description|param):\s*(.*)$")
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TYPES: Final = ("text", "int", "nct", "mesh", "mesh_or_text")
+_SELECT: Final = re.compile(r"^SELECT\s+(?:DISTINCT\s+)?", re.MULTILINE | re.IGNORECASE)
+_GROUP_BY: Final = re.compile(r"\bGROUP\s+BY\s+", re.IGNORECASE)
+#: Values bound per query by :func:`select_many` (a few hundred keep a remote endpoint's request small).
+CHUNK: Final = 400
 
 Term = NamedNode | Literal | None
 
@@ -163,3 +169,44 @@ def run(store: Store, name: str, values: Mapping[str, str] | None = None) -> Que
     """Run a named query with its parameters against any store (each backend binds them its best way)."""
     query = load_query(name)
     return store.select(query.text, bindings(query, values or {}))
+
+
+def select_many(
+    store: Store, sparql: str, variable: str, terms: Sequence[NamedNode | Literal]
+) -> dict[str, list[dict[str, Value]]]:
+    """A one-subject query (a named query for one trial, say) run for many subjects at once, its rows by subject.
+
+    ``?variable`` joins the projection and the grouping when the query lacks it, so each row says whose it is;
+    the subjects are bound in one ``VALUES`` block at the top of the outer ``WHERE`` group (as
+    :func:`kg.store.base.inline_values` binds one), each term serialised and escaped by pyoxigraph, never formatted
+    from text. Rows keep the query's order within each subject.
+    """
+    select = _SELECT.search(sparql)
+    where = _WHERE.search(sparql, select.end()) if select else None
+    if select is None or where is None:
+        raise QueryError("select_many needs a SELECT … WHERE { … } query")
+    if not re.search(rf"\?{variable}\b", sparql[select.end() : where.start()]):
+        sparql = f"{sparql[: select.end()]}?{variable} {sparql[select.end() :]}"
+        groups = list(_GROUP_BY.finditer(sparql))
+        if groups and groups[-1].start() > sparql.rfind("}"):  # the outer query's own grouping, after its WHERE
+            sparql = f"{sparql[: groups[-1].end()]}?{variable} {sparql[groups[-1].end() :]}"
+        where = _WHERE.search(sparql, select.end() + len(variable) + 2)
+        assert where is not None
+    found: dict[str, list[dict[str, Value]]] = {str(term.value): [] for term in terms}
+    for first in range(0, len(terms), CHUNK):
+        values = " ".join(str(term) for term in terms[first : first + CHUNK])
+        text = f"{sparql[: where.end()]}\n  VALUES ?{variable} {{ {values} }}\n{sparql[where.end() :]}"
+        for row in store.select(text).rows:
+            found.setdefault(str(row[variable]), []).append(row)
+    return found
+
+
+def trial_terms(query: str, nct_ids: Iterable[str]) -> dict[str, Literal]:
+    """NCT id (normalised) → the term a named query binds ``?nct`` to, each id checked as that query checks it."""
+    named = load_query(query)
+    terms: dict[str, Literal] = {}
+    for nct_id in nct_ids:
+        term = bindings(named, {"nct": nct_id})["nct"]
+        assert isinstance(term, Literal)
+        terms[term.value] = term
+    return terms

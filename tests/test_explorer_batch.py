@@ -12,8 +12,8 @@ import pytest
 from pyoxigraph import Literal
 
 from kg.analysis.health import health_score, health_scores
-from kg.analysis.timeline import select_many, timeline, timelines, trial_terms
-from kg.queries import QueryError, load_query, run
+from kg.analysis.timeline import timeline, timelines
+from kg.queries import QueryError, load_query, run, select_many, trial_terms
 from kg.store import Store
 from kg.views.explorer_data import expand, explorer_data
 from tests.conftest import SEED_NCT, needs_real_data

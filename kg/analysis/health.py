@@ -40,8 +40,8 @@ from datetime import date
 from typing import Any, Final
 
 from kg.analysis.related import store_fingerprint
-from kg.analysis.timeline import Timeline, parse_date, select_many, timelines, trial_terms
-from kg.queries import QueryError, load_query, run
+from kg.analysis.timeline import Timeline, parse_date, timelines
+from kg.queries import QueryError, load_query, run, select_many, trial_terms
 from kg.store import Store, Value
 from kg.vocab import ENUMERATIONS
 

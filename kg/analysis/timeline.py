@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import logging
 import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final
 
-from pyoxigraph import Literal, NamedNode
-
-from kg.queries import QueryError, bindings, load_query
+from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
 
 __all__ = [
@@ -40,22 +37,15 @@ __all__ = [
     "months_between",
     "parse_date",
     "round_half_up",
-    "select_many",
     "span_words",
     "timeline",
     "timelines",
-    "trial_terms",
 ]
 
 logger = logging.getLogger(__name__)
 
 DAYS_PER_MONTH: Final = 365.25 / 12
 DAYS_PER_YEAR: Final = 365.25
-#: Values bound per query by :func:`select_many` (a few hundred keep a remote endpoint's request small).
-CHUNK: Final = 400
-_SELECT: Final = re.compile(r"^SELECT\s+(?:DISTINCT\s+)?", re.MULTILINE | re.IGNORECASE)
-_GROUP_BY: Final = re.compile(r"\bGROUP\s+BY\s+", re.IGNORECASE)
-_WHERE: Final = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -195,47 +185,6 @@ def span_words(days: int) -> str:
 
 def _plural(count: int, unit: str) -> str:
     return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
-
-
-def select_many(
-    store: Store, sparql: str, variable: str, terms: Sequence[NamedNode | Literal]
-) -> dict[str, list[dict[str, Value]]]:
-    """A one-subject query (a named query for one trial, say) run for many subjects at once, its rows by subject.
-
-    ``?variable`` joins the projection and the grouping when the query lacks it, so each row says whose it is;
-    the subjects are bound in one ``VALUES`` block at the top of the outer ``WHERE`` group (as
-    :func:`kg.store.base.inline_values` binds one), each term serialised and escaped by pyoxigraph, never formatted
-    from text. Rows keep the query's order within each subject.
-    """
-    select = _SELECT.search(sparql)
-    where = _WHERE.search(sparql, select.end()) if select else None
-    if select is None or where is None:
-        raise QueryError("select_many needs a SELECT … WHERE { … } query")
-    if not re.search(rf"\?{variable}\b", sparql[select.end() : where.start()]):
-        sparql = f"{sparql[: select.end()]}?{variable} {sparql[select.end() :]}"
-        groups = list(_GROUP_BY.finditer(sparql))
-        if groups and groups[-1].start() > sparql.rfind("}"):  # the outer query's own grouping, after its WHERE
-            sparql = f"{sparql[: groups[-1].end()]}?{variable} {sparql[groups[-1].end() :]}"
-        where = _WHERE.search(sparql, select.end() + len(variable) + 2)
-        assert where is not None
-    found: dict[str, list[dict[str, Value]]] = {str(term.value): [] for term in terms}
-    for first in range(0, len(terms), CHUNK):
-        values = " ".join(str(term) for term in terms[first : first + CHUNK])
-        text = f"{sparql[: where.end()]}\n  VALUES ?{variable} {{ {values} }}\n{sparql[where.end() :]}"
-        for row in store.select(text).rows:
-            found.setdefault(str(row[variable]), []).append(row)
-    return found
-
-
-def trial_terms(query: str, nct_ids: Iterable[str]) -> dict[str, Literal]:
-    """NCT id (normalised) → the term a named query binds ``?nct`` to, each id checked as that query checks it."""
-    named = load_query(query)
-    terms: dict[str, Literal] = {}
-    for nct_id in nct_ids:
-        term = bindings(named, {"nct": nct_id})["nct"]
-        assert isinstance(term, Literal)
-        terms[term.value] = term
-    return terms
 
 
 def timeline(store: Store, nct_id: str, *, as_of: date | None = None) -> Timeline:

@@ -21,10 +21,9 @@ from pyoxigraph import NamedNode
 from kg.analysis.health import summary_health
 from kg.analysis.hierarchy import mesh_loaded, trial_hierarchy
 from kg.analysis.related import Neighbour, RelatedIndex, load_index, rank
-from kg.analysis.timeline import select_many, trial_terms
 from kg.analysis.trial import trial_summary
 from kg.identifiers import is_nct_id, normalize_mesh_id, slug
-from kg.queries import QueryError, load_query
+from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
 from kg.vocab import CTGOV_STUDY, DATA, MESH
 
