@@ -66,7 +66,8 @@ class _Views:
     def __init__(self, store: Store) -> None:
         self.store = store
         # The store is read-only while served, so a page or an expansion stays right once computed; pages take
-        # seconds to gather (hundreds of small queries), so a revisit should not pay again.
+        # a second or more to gather (dozens of batched queries and related-trial rankings), so a revisit should
+        # not pay again.
         self._page = lru_cache(maxsize=_CACHED_PAGES)(self._render_page)
         self._expansion = lru_cache(maxsize=_CACHED_EXPANSIONS)(self._expand)
 
