@@ -744,13 +744,16 @@ def test_interrupted_build_keeps_the_previous_store(tmp_path: Path, error: BaseE
     spec = _previous_store(tmp_path)
     new = tmp_path / "new.json"
     new.write_bytes(dumps([study(n) for n in range(10, 60)]))
-    index = tmp_path / "store.related.pickle"  # the previous build's related-trials index, beside its store
-    before = index.read_bytes()
+    indexes = sorted(tmp_path.glob("store.*.pickle"))  # the previous build's indexes (related trials, landscapes)
+    before = [index.read_bytes() for index in indexes]
     with pytest.raises(type(error)):
         build([new], spec, on_record=_stop_after(after, error))
     assert trial_ids(spec) == GOOD_IDS
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store")) == ["store", index.name]
-    assert index.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store")) == [
+        "store",
+        *(index.name for index in indexes),
+    ]
+    assert len(indexes) == 2 and [index.read_bytes() for index in indexes] == before
 
 
 def test_interrupted_first_build_leaves_nothing(tmp_path: Path) -> None:

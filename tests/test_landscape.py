@@ -1,5 +1,6 @@
-"""Landscape tables on the real records equal independent counts over the raw JSON and NLM's MeSH file; the report is
-offline, escapes hostile text and renders in a browser."""
+"""Landscape tables on the real records equal independent counts over the raw JSON and NLM's MeSH file, both as the
+named queries compute them and as the landscape fact table does (byte-identical); the report is offline, escapes
+hostile text and renders in a browser."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kg.analysis.landscape import Landscape, landscape
+from kg.analysis.landscape import TABLES, Landscape, index_rows, landscape, make_scope
 from kg.build import build
 from kg.identifiers import normalize_mesh_id
 from kg.queries import run
@@ -23,6 +24,10 @@ from tests.conftest import CTGOV_DATA, MESH_DATA, NEOPLASMS, needs_mesh, needs_r
 
 Study = dict[str, Any]
 ANTINEOPLASTIC_AGENTS = "D000970"
+LEAF = "D011470"  # Prostatic Hyperplasia: no children in MeSH, trials in the real records
+NO_TRIALS = "D000001"  # Calcimycin: a descriptor no real record has as a condition
+#: Both ways of computing a landscape: the named queries (``fast=False``) and the landscape fact table.
+PATHS = pytest.mark.parametrize("fast", [False, True], ids=["queries", "fact-table"])
 HOSTILE = '"><img src=x onerror=alert(1)></script><script>alert(2)</script>'
 
 pytestmark = [needs_real_data, needs_mesh]
@@ -136,31 +141,35 @@ def neoplasms(real_studies: dict[str, Study], mesh: Mesh) -> dict[str, Study]:
     return scope
 
 
-@pytest.fixture(scope="module")
-def neoplasms_landscape(mesh_store: Store) -> Landscape:
-    return landscape(mesh_store, NEOPLASMS)
+@pytest.fixture(scope="module", params=[False, True], ids=["queries", "fact-table"])
+def neoplasms_landscape(request: pytest.FixtureRequest, mesh_store: Store) -> Landscape:
+    return landscape(mesh_store, NEOPLASMS, fast=request.param)
 
 
-def _neoplasms(store: Store, table: str) -> list[dict[str, Any]]:
-    return run(store, f"landscape_{table}", {"concept": NEOPLASMS}).rows
+@pytest.fixture(scope="module", params=["queries", "fact-table"])
+def neoplasms_rows(request: pytest.FixtureRequest, mesh_store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Every Neoplasms table: the named queries as `kg query` runs them, and the fact table's rows."""
+    if request.param == "queries":
+        return {table: run(mesh_store, f"landscape_{table}", {"concept": NEOPLASMS}).rows for table in TABLES}
+    return index_rows(mesh_store, make_scope(mesh_store, NEOPLASMS))
 
 
 # --- each named query against the raw records ---------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_landscape_summary(mesh_store: Store, neoplasms: dict[str, Study]) -> None:
-    assert _neoplasms(mesh_store, "summary") == [{"trials": len(neoplasms), "synthetic": 0}]
+def test_landscape_summary(neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]) -> None:
+    assert neoplasms_rows["summary"] == [{"trials": len(neoplasms), "synthetic": 0}]
 
 
 @pytest.mark.slow
-def test_landscape_phase_status(mesh_store: Store, neoplasms: dict[str, Study]) -> None:
+def test_landscape_phase_status(neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]) -> None:
     expected = Counter((_phase(s), _status(s)) for s in neoplasms.values())
-    assert {(r["phase"], r["status"]): r["trials"] for r in _neoplasms(mesh_store, "phase_status")} == dict(expected)
+    assert {(r["phase"], r["status"]): r["trials"] for r in neoplasms_rows["phase_status"]} == dict(expected)
 
 
 @pytest.mark.slow
-def test_landscape_start_years(mesh_store: Store, neoplasms: dict[str, Study]) -> None:
+def test_landscape_start_years(neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]) -> None:
     trials: Counter[int] = Counter()
     estimated: Counter[int] = Counter()
     for study in neoplasms.values():
@@ -168,49 +177,53 @@ def test_landscape_start_years(mesh_store: Store, neoplasms: dict[str, Study]) -
         if "date" in start:
             trials[int(start["date"][:4])] += 1
             estimated[int(start["date"][:4])] += start.get("type") in ("ESTIMATED", "ANTICIPATED")
-    rows = _neoplasms(mesh_store, "start_years")
+    rows = neoplasms_rows["start_years"]
     assert {r["year"]: (r["trials"], r["estimated_starts"]) for r in rows} == {
         year: (count, estimated[year]) for year, count in trials.items()
     }
 
 
 @pytest.mark.slow
-def test_landscape_sponsor_classes(mesh_store: Store, neoplasms: dict[str, Study]) -> None:
+def test_landscape_sponsor_classes(
+    neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]
+) -> None:
     expected = Counter(
         _module(s, "sponsorCollaboratorsModule").get("leadSponsor", {}).get("class", "NONE") for s in neoplasms.values()
     )
-    assert {r["sponsor_class"]: r["trials"] for r in _neoplasms(mesh_store, "sponsor_classes")} == dict(expected)
+    assert {r["sponsor_class"]: r["trials"] for r in neoplasms_rows["sponsor_classes"]} == dict(expected)
 
 
 @pytest.mark.slow
-def test_landscape_top_sponsors(mesh_store: Store, neoplasms: dict[str, Study]) -> None:
+def test_landscape_top_sponsors(neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]) -> None:
     by_name: Counter[str] = Counter()
     for study in neoplasms.values():
         name = _module(study, "sponsorCollaboratorsModule").get("leadSponsor", {}).get("name")
         if name:
             by_name[" ".join(name.casefold().split())] += 1
-    rows = _neoplasms(mesh_store, "top_sponsors")
+    rows = neoplasms_rows["top_sponsors"]
     assert [r["trials"] for r in rows] == sorted(by_name.values(), reverse=True)[:25]
     assert all(by_name[" ".join(str(r["sponsor"]).casefold().split())] == r["trials"] for r in rows)
 
 
 @pytest.mark.slow
-def test_landscape_countries(mesh_store: Store, neoplasms: dict[str, Study]) -> None:
+def test_landscape_countries(neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]) -> None:
     expected: Counter[str] = Counter()
     for study in neoplasms.values():
         places = _module(study, "contactsLocationsModule").get("locations", [])
         expected.update({place["country"] for place in places if place.get("country")})
-    assert {r["country"]: r["trials"] for r in _neoplasms(mesh_store, "countries")} == dict(expected)
+    assert {r["country"]: r["trials"] for r in neoplasms_rows["countries"]} == dict(expected)
 
 
 @pytest.mark.slow
-def test_landscape_enrollment(mesh_store: Store, neoplasms: dict[str, Study], neoplasms_landscape: Landscape) -> None:
+def test_landscape_enrollment(
+    neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study], neoplasms_landscape: Landscape
+) -> None:
     values = [
         s["protocolSection"]["designModule"]["enrollmentInfo"]["count"]
         for s in neoplasms.values()
         if "count" in _module(s, "designModule").get("enrollmentInfo", {})
     ]
-    rows = _neoplasms(mesh_store, "enrollment")
+    rows = neoplasms_rows["enrollment"]
     assert {r["enrollment"]: r["trials"] for r in rows} == dict(Counter(values))
     summary = neoplasms_landscape.enrollment
     quartiles = statistics.quantiles(values, n=4, method="inclusive")
@@ -226,13 +239,15 @@ def test_landscape_enrollment(mesh_store: Store, neoplasms: dict[str, Study], ne
 
 
 @pytest.mark.slow
-def test_landscape_stopped(mesh_store: Store, neoplasms: dict[str, Study], neoplasms_landscape: Landscape) -> None:
+def test_landscape_stopped(
+    neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study], neoplasms_landscape: Landscape
+) -> None:
     expected = Counter(
         (_status(s), _module(s, "statusModule").get("whyStopped", "").strip())
         for s in neoplasms.values()
         if _status(s) in ("TERMINATED", "WITHDRAWN")
     )
-    rows = _neoplasms(mesh_store, "stopped")
+    rows = neoplasms_rows["stopped"]
     assert {(r["status"], r["why_stopped"]): r["trials"] for r in rows} == dict(expected)
     stopped = neoplasms_landscape.stopped
     statuses = Counter(_status(s) for s in neoplasms.values())
@@ -241,7 +256,9 @@ def test_landscape_stopped(mesh_store: Store, neoplasms: dict[str, Study], neopl
 
 
 @pytest.mark.slow
-def test_landscape_matrix(mesh_store: Store, neoplasms: dict[str, Study], mesh: Mesh) -> None:
+def test_landscape_matrix(
+    neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study], mesh: Mesh
+) -> None:
     children = mesh.children(NEOPLASMS)
     assert "D009371" in children  # Neoplasms by Site
     expected: Counter[tuple[str, str, str]] = Counter()
@@ -251,7 +268,7 @@ def test_landscape_matrix(mesh_store: Store, neoplasms: dict[str, Study], mesh: 
         interventions = _module(study, "armsInterventionsModule").get("interventions", [])
         types = {item.get("type") or "OTHER" for item in interventions} or {"NONE"}
         expected.update((row, kind, _phase(study)) for row in rows for kind in types)
-    rows = _neoplasms(mesh_store, "matrix")
+    rows = neoplasms_rows["matrix"]
     found = {(str(r["row"]).rsplit("/", 1)[-1], r["intervention_type"], r["phase"]): r["trials"] for r in rows}
     assert found == dict(expected)
     assert {str(r["row_label"]) for r in rows} <= {mesh.heading[ui] for ui in children}
@@ -261,8 +278,9 @@ def test_landscape_matrix(mesh_store: Store, neoplasms: dict[str, Study], mesh: 
 
 
 @pytest.mark.slow
+@PATHS
 def test_landscape_by_intervention_and_pharmacological_action(
-    mesh_store: Store, real_studies: dict[str, Study], mesh: Mesh
+    mesh_store: Store, real_studies: dict[str, Study], mesh: Mesh, fast: bool
 ) -> None:
     """Antineoplastic Agents is a pharmacological action: drugs count through their PA field, not their tree."""
     scope = _intervention_scope(real_studies, mesh, ANTINEOPLASTIC_AGENTS)
@@ -272,7 +290,7 @@ def test_landscape_by_intervention_and_pharmacological_action(
         if not any(mesh.under(ui, ANTINEOPLASTIC_AGENTS) for ui in _mesh_ids(s, "interventionBrowseModule", "meshes"))
     ]
     assert len(scope) > 20 and through_action_only
-    result = landscape(mesh_store, intervention=ANTINEOPLASTIC_AGENTS)
+    result = landscape(mesh_store, intervention=ANTINEOPLASTIC_AGENTS, fast=fast)
     assert result.trials == len(scope)
     assert {(r["phase"], r["status"]): r["trials"] for r in result.phase_status} == dict(
         Counter((_phase(s), _status(s)) for s in scope.values())
@@ -281,10 +299,13 @@ def test_landscape_by_intervention_and_pharmacological_action(
 
 
 @pytest.mark.slow
-def test_landscape_condition_and_intervention(mesh_store: Store, neoplasms: dict[str, Study], mesh: Mesh) -> None:
+@PATHS
+def test_landscape_condition_and_intervention(
+    mesh_store: Store, neoplasms: dict[str, Study], mesh: Mesh, fast: bool
+) -> None:
     both = _intervention_scope(neoplasms, mesh, ANTINEOPLASTIC_AGENTS)
     assert 0 < len(both) < len(neoplasms)
-    result = landscape(mesh_store, NEOPLASMS, ANTINEOPLASTIC_AGENTS)
+    result = landscape(mesh_store, NEOPLASMS, ANTINEOPLASTIC_AGENTS, fast=fast)
     assert result.trials == len(both)
     assert {r["sponsor_class"]: r["trials"] for r in result.sponsor_classes} == dict(
         Counter(
@@ -295,25 +316,77 @@ def test_landscape_condition_and_intervention(mesh_store: Store, neoplasms: dict
     assert result.scope.intervention is not None and result.scope.intervention.label == "Antineoplastic Agents"
 
 
-def test_landscape_registry_fallback(real_store: Store, real_studies: dict[str, Study]) -> None:
+@PATHS
+def test_landscape_registry_fallback(real_store: Store, real_studies: dict[str, Study], fast: bool) -> None:
     """Without MeSH files the registry's own lists define the subtree, and the result says so."""
     scope = {
         nct: s
         for nct, s in real_studies.items()
         if NEOPLASMS in _mesh_ids(s, "conditionBrowseModule", "meshes", "ancestors")
     }
-    result = landscape(real_store, "D000009369")  # the padded spelling of 2023-24 downloads
+    result = landscape(real_store, "D000009369", fast=fast)  # the padded spelling of 2023-24 downloads
     assert result.scope.hierarchy == "registry" and "registry" in result.notes[0]
     assert result.trials == len(scope)
     assert {(r["phase"], r["status"]): r["trials"] for r in result.phase_status} == dict(
         Counter((_phase(s), _status(s)) for s in scope.values())
     )
     assert result.matrix == [] and any("needs the MeSH tree" in note for note in result.notes)
-    drugs = landscape(real_store, intervention=ANTINEOPLASTIC_AGENTS)
+    drugs = landscape(real_store, intervention=ANTINEOPLASTIC_AGENTS, fast=fast)
     assert drugs.trials == sum(
         ANTINEOPLASTIC_AGENTS in _mesh_ids(s, "interventionBrowseModule", "meshes", "ancestors")
         for s in real_studies.values()
     )
+
+
+# --- the fact table against the queries ---------------------------------------------------------------------------
+
+
+def _json(result: Landscape) -> str:
+    """The landscape's JSON as `kg landscape --format json` writes it, without the time it took."""
+    data = result.to_json()
+    del data["seconds"]
+    return json.dumps(data, ensure_ascii=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("condition", "intervention"),
+    [
+        (NEOPLASMS, None),
+        (None, ANTINEOPLASTIC_AGENTS),
+        (NEOPLASMS, ANTINEOPLASTIC_AGENTS),
+        (LEAF, None),
+        (NO_TRIALS, None),
+    ],
+    ids=["neoplasms", "antineoplastic-agents", "both", "leaf", "no-trials"],
+)
+def test_fact_table_landscape_is_the_queries_landscape(
+    mesh_store: Store, condition: str | None, intervention: str | None, tmp_path: Path
+) -> None:
+    from kg.views.landscape_report import write_report
+
+    queries = landscape(mesh_store, condition, intervention, fast=False)
+    table = landscape(mesh_store, condition, intervention, fast=True)
+    assert _json(table) == _json(queries)
+    assert (table.trials == 0) == (condition == NO_TRIALS)
+    if condition == NEOPLASMS and intervention is None:
+        assert table.matrix and table.top_sponsors and table.stopped.reasons  # every table has rows to compare
+        for name, result in (("queries", queries), ("table", table)):
+            write_report(result, tmp_path / name)
+        for csv in (tmp_path / "queries").glob("*.csv"):
+            assert (tmp_path / "table" / csv.name).read_bytes() == csv.read_bytes(), csv.name
+
+
+@pytest.mark.parametrize(
+    ("condition", "intervention"),
+    [(NEOPLASMS, None), (None, ANTINEOPLASTIC_AGENTS), (NEOPLASMS, ANTINEOPLASTIC_AGENTS)],
+)
+def test_fact_table_landscape_is_the_queries_landscape_without_mesh(
+    real_store: Store, condition: str | None, intervention: str | None
+) -> None:
+    table = landscape(real_store, condition, intervention, fast=True)
+    assert table.scope.hierarchy == "registry" and table.trials > 0
+    assert _json(table) == _json(landscape(real_store, condition, intervention, fast=False))
 
 
 # --- command line and report --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Parallel build: mapping in worker processes gives the same store, report and messages as mapping in-process."""
+"""Parallel build: mapping in worker processes gives the same store, report and messages as mapping in-process; a
+batch failing in the background loader fails the build cleanly."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 import kg.build
+import kg.store.oxigraph
 from kg.build import BUILD_GRAPH, BuildReport, build
+from kg.build_mesh import IC_GRAPH, update_information_content
 from kg.cli.main import app
 from kg.demo.registry import registry_studies
 from kg.mapping import map_study, trial_graph
+from kg.store import open_store
+from kg.store.oxigraph import OxigraphStore
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow  # starts worker processes (about 10 s in all)
@@ -36,6 +41,7 @@ def _corpus(directory: Path) -> tuple[list[Path], dict[str, dict[str, Any]]]:
     newer = copy.deepcopy(studies[10])
     newer["protocolSection"]["identificationModule"]["briefTitle"] = "[Synthetic] Newer version"
     newer["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"] = "2026-01-14"
+    newer["derivedSection"]["conditionBrowseModule"] = {}  # its MeSH terms go: information content must follow
     older = copy.deepcopy(studies[20])
     older["protocolSection"]["identificationModule"]["briefTitle"] = "[Synthetic] Older version"
     older["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"] = "2000-01-01"
@@ -77,6 +83,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[str, Bui
     patch = pytest.MonkeyPatch()
     patch.setattr(kg.build, "_CHUNK", 20)
     patch.setattr(kg.build, "_IN_PROCESS_CHUNKS", 1)
+    patch.setattr(kg.build, "_SEEN_MAX", 50)  # the loader forgets shared statements it loaded, many times over
     submitted: list[int] = []
 
     class CountingPool(kg.build.ProcessPoolExecutor):  # type: ignore[misc]
@@ -128,6 +135,21 @@ def test_store_holds_the_latest_version_of_each_trial_as_mapped(
     assert report.duplicates_dropped == 2
 
 
+def test_information_content_counted_while_loading_equals_a_count_over_the_store(
+    builds: dict[int, tuple[str, BuildReport]],
+) -> None:
+    """The build counts information content from the concepts its mapping saw (the newer duplicate's replacing the
+    older's); reading every trial's concepts back from the store must give the same figures."""
+    spec, _ = builds[2]
+    built = {quad for quad in _content(spec) if quad.graph_name == IC_GRAPH}
+    with open_store("oxigraph:") as copy_:
+        assert isinstance(copy_, OxigraphStore)
+        copy_.add(_content(spec))
+        update_information_content(copy_)
+        recounted = {quad for quad in copy_.inner if quad.graph_name == IC_GRAPH}
+    assert built and built == recounted
+
+
 def test_bad_records_are_named_by_file_and_position(builds: dict[int, tuple[str, BuildReport]]) -> None:
     _, report = builds[2]
     assert report.records == N + 3  # both duplicates and the bad record were read; the malformed line was not
@@ -165,3 +187,38 @@ def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(tmp_path:
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert runs.read_text(encoding="utf-8") == "ran\n"
+
+
+def test_a_batch_failing_in_the_background_loader_fails_the_build_and_keeps_the_previous_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps(s) + "\n" for s in registry_studies(60, seed=3)), encoding="utf-8")
+    spec = f"oxigraph:{tmp_path / 'store'}"
+    build([corpus], spec, workers=1)
+    before = _content(spec)
+    real = ox.Store
+
+    class FailingSecondLoad:
+        """A pyoxigraph store whose second bulk load fails, as a full disk would."""
+
+        def __init__(self, *args: Any) -> None:
+            self.real = real(*args)
+            self.loads = 0
+
+        def bulk_load(self, *args: Any, **kwargs: Any) -> None:
+            self.loads += 1
+            if self.loads == 2:
+                raise OSError("No space left on device (simulated)")
+            self.real.bulk_load(*args, **kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    monkeypatch.setattr(kg.store.oxigraph.ox, "Store", FailingSecondLoad)
+    monkeypatch.setattr(kg.build, "_FLUSH_BYTES", 20_000)  # a batch every few trials
+    with pytest.raises(OSError, match="simulated"):
+        build([corpus], spec, workers=1)
+    monkeypatch.undo()
+    assert _content(spec) == before
+    assert not [path.name for path in tmp_path.iterdir() if ".building" in path.name]  # no half-built store left

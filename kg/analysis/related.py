@@ -46,10 +46,8 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-import pickle
 import random
 import time
-import weakref
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,14 +56,16 @@ from pathlib import Path
 from typing import Any, Final
 
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
+from kg.analysis.saved_index import SavedIndex, fingerprint, refresh_saved_indexes
 from kg.identifiers import is_nct_id
 from kg.queries import QueryError
-from kg.store import Store, default_spec, open_store
+from kg.store import Store
 
 __all__ = [
     "FEATURES",
     "MESH_SOURCE",
     "REGISTRY_SOURCE",
+    "RELATED_INDEX",
     "Neighbour",
     "RelatedIndex",
     "SharedConcept",
@@ -106,7 +106,6 @@ _PREFIX: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
 PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX schema: <https://schema.org/>
-PREFIX prov: <http://www.w3.org/ns/prov#>
 """
 _TRIALS: Final = (
     _PREFIX
@@ -117,11 +116,13 @@ _TRIALS: Final = (
   OPTIONAL { ?trial kg:completionDate ?end }
 }"""
 )
+#: Concepts without information content are left out by number (``_read_terms``), not by a join here: the join
+#: made this read, the largest of the index, take 1.75 times as long.
 _TERMS: Final = (
     _PREFIX
     + """SELECT ?trial ?p ?concept WHERE {
   VALUES ?p { kg:conditionMesh kg:interventionMesh kg:registryConditionAncestor kg:registryInterventionAncestor }
-  ?trial ?p ?concept . ?concept kg:informationContent ?ic
+  ?trial ?p ?concept
 }"""
 )
 _MESH_ANCESTORS: Final = (
@@ -130,13 +131,6 @@ _MESH_ANCESTORS: Final = (
   ?concept kg:informationContent ?ic .
   ?concept kg:ancestor|kg:pharmacologicalAction|(kg:pharmacologicalAction/kg:ancestor) ?ancestor .
   ?ancestor kg:informationContent ?aic
-}"""
-)
-_FINGERPRINT: Final = (
-    _PREFIX
-    + """SELECT ?started ?mesh WHERE {
-  OPTIONAL { <https://w3id.org/trialkg/id/build> prov:startedAtTime ?started }
-  OPTIONAL { <https://w3id.org/trialkg/id/mesh/scheme> kg:meshVersion ?mesh }
 }"""
 )
 _ROLE_OF: Final = {
@@ -304,8 +298,7 @@ def _ordinal(text: object) -> int:
 
 
 def store_fingerprint(store: Store) -> str:
-    row = store.select(_FINGERPRINT).rows[0]
-    return f"{_FORMAT}|{row.get('started')}|{row.get('mesh')}"
+    return fingerprint(store, _FORMAT)
 
 
 def _numbering(values: Iterable[str]) -> dict[str, int]:
@@ -483,70 +476,25 @@ def build_index(store: Store) -> RelatedIndex:
 
 # --- keeping it beside the store --------------------------------------------------------------------------------
 
-#: The index of each open store (built, or read once from beside an on-disk one), held as long as the store lives.
-_IN_MEMORY: Final[weakref.WeakKeyDictionary[Store, RelatedIndex]] = weakref.WeakKeyDictionary()
+#: Saved beside an on-disk store as ``PATH.related.pickle``, held per open store (see :mod:`kg.analysis.saved_index`).
+RELATED_INDEX: Final = SavedIndex("related", RelatedIndex, _FORMAT, build_index)
 
 
 def index_path(spec: str) -> Path | None:
     """``PATH.related.pickle`` beside an on-disk Oxigraph store; ``None`` for other stores."""
-    kind, _, rest = spec.partition(":")
-    if kind != "oxigraph" or not rest:
-        return None
-    path = Path(rest).expanduser()
-    return path.with_name(path.name + ".related.pickle")
-
-
-def _save(index: RelatedIndex, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
-        pickle.dump(index, out, protocol=pickle.HIGHEST_PROTOCOL)
-    partial.replace(path)
-
-
-def _read_saved(path: Path, fingerprint: str) -> RelatedIndex | None:
-    try:
-        with path.open("rb") as stream:
-            index = pickle.load(stream)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
-        return None
-    if not isinstance(index, RelatedIndex) or index.fingerprint != fingerprint:
-        return None
-    return index
+    return RELATED_INDEX.path(spec)
 
 
 def load_index(store: Store) -> RelatedIndex:
     """The store's index: read from beside an on-disk store when current, else built (and saved there)."""
-    fingerprint = store_fingerprint(store)
-    cached = _IN_MEMORY.get(store)
-    if cached is not None and cached.fingerprint == fingerprint:
-        return cached  # read once per open store: at registry scale the saved index is hundreds of megabytes
-    path = index_path(store.spec)
-    index = _read_saved(path, fingerprint) if path is not None and path.is_file() else None
-    if index is None:
-        index = build_index(store)
-        try:
-            if path is not None:
-                _save(index, path)
-        except OSError as error:
-            logger.warning("could not save the related-trials index at %s: %s", path, error)
-    _IN_MEMORY[store] = index
-    return index
+    return RELATED_INDEX.load(store)
 
 
 def refresh_saved_index(target: str | Store | None) -> None:
-    """Rebuild the saved index after a build (``target`` is the store spec, ``None`` for the default) or a MeSH
-    load (``target`` is the open store; rebuilt only where an index was saved before, so a build's staging store
-    gets none)."""
-    if isinstance(target, Store):
-        path = index_path(target.spec)
-        if path is not None and path.is_file():
-            _save(build_index(target), path)
-        return
-    spec = target or default_spec()
-    path = index_path(spec)
-    if path is not None:
-        with open_store(spec, read_only=True) as store:
-            _save(build_index(store), path)
+    """Rebuild the saved indexes (this one and the landscape table) after a build (``target`` is the store spec,
+    ``None`` for the default) or a MeSH load (``target`` is the open store; rebuilt only where an index was saved
+    before, so a build's staging store gets none)."""
+    refresh_saved_indexes(target)
 
 
 # --- querying ---------------------------------------------------------------------------------------------------
