@@ -744,7 +744,7 @@ def test_interrupted_build_keeps_the_previous_store(tmp_path: Path, error: BaseE
     spec = _previous_store(tmp_path)
     new = tmp_path / "new.json"
     new.write_bytes(dumps([study(n) for n in range(10, 60)]))
-    indexes = sorted(tmp_path.glob("store.*.pickle"))  # the previous build's indexes (related trials, landscapes)
+    indexes = sorted(tmp_path.glob("store.*.pickle"))  # the previous build's indexes (related, landscape, health peers)
     before = [index.read_bytes() for index in indexes]
     with pytest.raises(type(error)):
         build([new], spec, on_record=_stop_after(after, error))
@@ -753,7 +753,7 @@ def test_interrupted_build_keeps_the_previous_store(tmp_path: Path, error: BaseE
         "store",
         *(index.name for index in indexes),
     ]
-    assert len(indexes) == 2 and [index.read_bytes() for index in indexes] == before
+    assert len(indexes) == 3 and [index.read_bytes() for index in indexes] == before
 
 
 def test_interrupted_first_build_leaves_nothing(tmp_path: Path) -> None:

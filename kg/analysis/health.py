@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import logging
 import statistics
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
-from kg.analysis.related import store_fingerprint
+from kg.analysis.saved_index import SavedIndex
 from kg.analysis.timeline import Timeline, parse_date, timelines
 from kg.queries import QueryError, load_query, run, select_many, trial_terms
 from kg.store import Store, Value
@@ -47,6 +46,7 @@ from kg.vocab import ENUMERATIONS
 
 __all__ = [
     "BANDS",
+    "PEER_GROUPS",
     "STATUS_POINTS",
     "Band",
     "Component",
@@ -57,6 +57,7 @@ __all__ = [
     "peer_groups",
     "percentile_band",
     "phase_label",
+    "read_peer_groups",
     "summary_health",
 ]
 
@@ -141,6 +142,7 @@ class Band:
 class PeerGroups:
     """Per phase group: every trial's enrollment count and planned duration in days (start → primary completion)."""
 
+    fingerprint: str
     enrollments: dict[str, list[int]] = field(default_factory=dict)
     durations: dict[str, list[int]] = field(default_factory=dict)
 
@@ -155,15 +157,15 @@ def phase_label(phase: str | None) -> str:
     return "/".join(names.get(code, code).lower() for code in phase.split("/"))
 
 
-_CACHE: Final[weakref.WeakKeyDictionary[Store, tuple[str, PeerGroups]]] = weakref.WeakKeyDictionary()
-
-
 def peer_groups(store: Store) -> PeerGroups:
-    """The peer distributions of the whole graph (``phase_peers``), kept per store until a new build or MeSH load."""
-    fingerprint = store_fingerprint(store)
-    cached = _CACHE.get(store)
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
+    """The peer distributions of the whole graph, saved beside an on-disk store with the other indexes and kept per
+    open store: ``phase_peers`` reads every trial (34 s at 600k trials), far too slow for every trial page."""
+    return PEER_GROUPS.load(store)
+
+
+def read_peer_groups(store: Store) -> PeerGroups:
+    """The peer distributions, read with ``phase_peers``."""
+    fingerprint = PEER_GROUPS.fingerprint(store)
     enrollments: dict[str, list[int]] = defaultdict(list)
     durations: dict[str, list[int]] = defaultdict(list)
     for row in run(store, "phase_peers", {}).rows:
@@ -173,9 +175,10 @@ def peer_groups(store: Store) -> PeerGroups:
         days = _days(row["start"], row["primary_completion"])
         if days is not None and days > 0:
             durations[phase].append(days)
-    groups = PeerGroups(dict(enrollments), dict(durations))
-    _CACHE[store] = (fingerprint, groups)
-    return groups
+    return PeerGroups(fingerprint, dict(enrollments), dict(durations))
+
+
+PEER_GROUPS: Final = SavedIndex("health-peers", PeerGroups, 1, read_peer_groups)
 
 
 def _days(start: object, end: object) -> int | None:

@@ -1,7 +1,8 @@
 """Indexes read from a store once and kept: beside an on-disk Oxigraph store, per open store in memory.
 
-An index (the related-trials index, the landscape fact table) is computed from whole-predicate reads, which at
-registry scale takes seconds to minutes: too slow per query, fast enough once per build. It is written beside an
+An index (the related-trials index, the landscape fact table, the health score's peer distributions) is computed
+from whole-predicate reads, which at registry scale take seconds to minutes: too slow per query, fast enough once
+per build. It is written beside an
 on-disk store (``PATH.<name>.pickle``) by ``kg build``, ``kg mesh load`` and ``kg update``, and checked when read
 against the store's fingerprint (build start time, MeSH version, index format), so a table from before a rebuild is
 never used. Other stores build it on first use. Either way it is then held as long as the open store lives.
@@ -32,7 +33,8 @@ SELECT ?started ?mesh WHERE {
 
 
 class Fingerprinted(Protocol):
-    fingerprint: str
+    @property
+    def fingerprint(self) -> str: ...
 
 
 Index = TypeVar("Index", bound=Fingerprinted)
@@ -113,10 +115,11 @@ class SavedIndex(Generic[Index]):
 
 def _kinds() -> list[SavedIndex[Any]]:
     """Every saved index (imported here, not at the top: their modules import this one)."""
+    from kg.analysis.health import PEER_GROUPS
     from kg.analysis.landscape_index import LANDSCAPE_INDEX
     from kg.analysis.related import RELATED_INDEX
 
-    return [RELATED_INDEX, LANDSCAPE_INDEX]
+    return [RELATED_INDEX, LANDSCAPE_INDEX, PEER_GROUPS]
 
 
 def refresh_saved_indexes(target: str | Store | None) -> None:
