@@ -2,7 +2,7 @@
 
 A landscape over a top-level subtree (Neoplasms) touches a quarter of the registry; aggregating that in SPARQL
 takes half a minute at 600k trials on two cores. This table holds the same facts (phase, status, start year,
-enrollment, lead sponsors, countries, intervention types, stop reasons, MeSH terms, the MeSH hierarchy) as NumPy
+enrollment, lead sponsors, countries, intervention types, stop reasons, MeSH terms) as NumPy
 arrays over trial and concept numbers, so :mod:`kg.analysis.landscape` computes every table with a few vectorised
 counts. Each function here answers exactly what one ``queries/landscape_*.rq`` answers (same rows, order and value
 types): the queries stay the definition, and what a remote store runs.
