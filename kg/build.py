@@ -126,8 +126,10 @@ _Outcome = _Mapped | _Skipped
 
 
 def default_workers() -> int:
-    """Mapping processes for a build: one per usable core, at most ``MAX_WORKERS``."""
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+    """Mapping processes for a build: one per usable core but the one the background loader needs, at most
+    ``MAX_WORKERS``. With two cores that is none: records map in this process while the loader thread fills the
+    store, which measured 1.1x faster at 10k trials and 1.2x at 100k than two mapping processes competing with it."""
+    return max(1, min(len(os.sched_getaffinity(0)) - 1, MAX_WORKERS))
 
 
 def _map_chunk(chunk: list[_Item]) -> list[_Outcome]:

@@ -60,7 +60,12 @@ def build(
     ] = [],  # noqa: B006
     workers: Annotated[
         Optional[int],  # noqa: UP045 - typer needs Optional on Python 3.10
-        typer.Option(min=1, help="Processes mapping records (default: one per core, at most 8).", show_default=False),
+        typer.Option(
+            min=1,
+            help="Processes mapping records (default: one per core but one left to the loader, at most 8; "
+            "1 maps in this process).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Build a new store from study records; it replaces the old one only when complete."""
