@@ -167,7 +167,7 @@ def build_worker(job: dict[str, Any]) -> dict[str, Any]:
     kg.build.load_records = timed("read_map_load", kg.build.load_records)
     kg.build.load_mesh = timed("mesh_and_information_content", kg.build.load_mesh)
     kg.build_mesh.update_information_content = timed("information_content", kg.build_mesh.update_information_content)
-    kg.build.refresh_saved_index = timed("indexes", kg.build.refresh_saved_index)
+    kg.build.refresh_saved_indexes = timed("indexes", kg.build.refresh_saved_indexes)
     clock = shared.clocks()
     count = itertools.count(1)
 

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, parse, serialize
 
-from kg.analysis.related import refresh_saved_index
+from kg.analysis.saved_index import refresh_saved_indexes
 from kg.build_mesh import IC_PREDICATES, MeshLoadReport, TrialTerms, load_mesh, update_information_content
 from kg.mapping import RecordError, enumeration_quads, map_study, nct_id_of, study_last_update, trial_graph, trial_iri
 from kg.sources.ctgov import SourceProblem, iter_records
@@ -349,7 +349,7 @@ def build(
         report.seconds = time.perf_counter() - clock
         store.add(_build_quads(report, started))
         report.quads = len(store)
-    refresh_saved_index(spec)  # the related-trials index beside an on-disk store, rebuilt with it
+    refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
     return report
 
 

@@ -16,7 +16,7 @@ from typing import Final
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from kg.analysis.related import refresh_saved_index
+from kg.analysis.saved_index import refresh_saved_indexes
 from kg.mesh_mapping import MESH_GRAPH, MeshIndex, mesh_quads
 from kg.sources.mesh import iter_mesh_file, iter_trees
 from kg.store import Store
@@ -97,7 +97,7 @@ def load_mesh(
     store.replace_graphs({MESH_GRAPH: quads})
     report.descriptors, report.supplementary, report.quads = len(index.descriptors), len(index.concepts), len(quads)
     update_information_content(store, terms)
-    refresh_saved_index(store)  # kg mesh load on a store that has a related-trials index beside it
+    refresh_saved_indexes(store)  # kg mesh load on a store that has indexes beside it
     report.seconds = time.perf_counter() - started
     for problem in report.problems:
         logger.info("%s", problem)  # callers report them (kg build / kg mesh load print each)

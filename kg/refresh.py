@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from kg.analysis.related import refresh_saved_index
+from kg.analysis.saved_index import refresh_saved_indexes
 from kg.build import PRUNE_ORPHANS, replace_trial
 from kg.build_mesh import update_information_content
 from kg.harvest import (
@@ -139,5 +139,5 @@ def update(
     changes = {key: value for key, value in report.to_json().items() if key not in ("since", "harvest")}
     annotate(folder, changes=changes)  # the update harvest's manifest says what it changed
     if changed:
-        refresh_saved_index(spec)
+        refresh_saved_indexes(spec)
     return report

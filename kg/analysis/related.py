@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
-from kg.analysis.saved_index import SavedIndex, fingerprint, refresh_saved_indexes
+from kg.analysis.saved_index import SavedIndex
 from kg.identifiers import is_nct_id
 from kg.queries import QueryError
 from kg.store import Store
@@ -75,9 +75,7 @@ __all__ = [
     "naive_related",
     "neighbour_quality",
     "rank",
-    "refresh_saved_index",
     "related",
-    "store_fingerprint",
 ]
 
 logger = logging.getLogger(__name__)
@@ -297,10 +295,6 @@ def _ordinal(text: object) -> int:
         return 0
 
 
-def store_fingerprint(store: Store) -> str:
-    return fingerprint(store, _FORMAT)
-
-
 def _numbering(values: Iterable[str]) -> dict[str, int]:
     return {value: number for number, value in enumerate(values)}
 
@@ -436,7 +430,7 @@ def _either(closures: dict[str, Lists], trial: int) -> set[int]:
 def build_index(store: Store) -> RelatedIndex:
     """Read everything a query needs from the store, once."""
     started = time.perf_counter()
-    fingerprint = store_fingerprint(store)
+    fingerprint = RELATED_INDEX.fingerprint(store)
     ncts, titles, starts, ends = _read_trials(store)
     trials = _numbering(ncts)
     concepts, labels, depths, ic = _read_concepts(store)
@@ -488,13 +482,6 @@ def index_path(spec: str) -> Path | None:
 def load_index(store: Store) -> RelatedIndex:
     """The store's index: read from beside an on-disk store when current, else built (and saved there)."""
     return RELATED_INDEX.load(store)
-
-
-def refresh_saved_index(target: str | Store | None) -> None:
-    """Rebuild the saved indexes (this one and the landscape table) after a build (``target`` is the store spec,
-    ``None`` for the default) or a MeSH load (``target`` is the open store; rebuilt only where an index was saved
-    before, so a build's staging store gets none)."""
-    refresh_saved_indexes(target)
 
 
 # --- querying ---------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from kg.store import Store, default_spec, open_store
 
-__all__ = ["SavedIndex", "fingerprint", "refresh_saved_indexes"]
+__all__ = ["SavedIndex", "refresh_saved_indexes"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +38,6 @@ class Fingerprinted(Protocol):
 
 
 Index = TypeVar("Index", bound=Fingerprinted)
-
-
-def fingerprint(store: Store, version: int) -> str:
-    """What a saved index must match to be used: its format ``version``, the build's start time, the MeSH version."""
-    row = store.select(_FINGERPRINT).rows[0]
-    return f"{version}|{row.get('started')}|{row.get('mesh')}"
 
 
 @dataclass(eq=False)
@@ -65,7 +59,9 @@ class SavedIndex(Generic[Index]):
         return path.with_name(f"{path.name}.{self.name}.pickle")
 
     def fingerprint(self, store: Store) -> str:
-        return fingerprint(store, self.version)
+        """What a saved index must match to be used: its format version, the build's start time, the MeSH version."""
+        row = store.select(_FINGERPRINT).rows[0]
+        return f"{self.version}|{row.get('started')}|{row.get('mesh')}"
 
     def save(self, index: Index, path: Path) -> None:
         partial = path.with_name(path.name + ".partial")
