@@ -18,7 +18,7 @@ from typing import Any
 
 import pyoxigraph
 
-from kg.build_mesh import load_mesh
+from kg.pipeline.mesh_load import load_mesh
 from kg.store import Store, fresh_store, open_store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kg.analysis.related import build_index, index_path, load_index, rank
-from kg.build import build
+from kg.analysis.related import RELATED_INDEX, build_index, rank
 from kg.demo import demo_mesh_file, synthetic_studies
+from kg.pipeline.build import build
 from kg.store import open_store
 
 logger = logging.getLogger("benchmarks.related")
@@ -50,7 +50,7 @@ def measure(size: int, queries: int, directory: Path) -> dict[str, Any]:
         build_index(store)
         index_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        index = load_index(store)
+        index = RELATED_INDEX.load(store)
         load_seconds = time.perf_counter() - started
     rng = random.Random(size)
     latencies = []
@@ -58,7 +58,7 @@ def measure(size: int, queries: int, directory: Path) -> dict[str, Any]:
         started = time.perf_counter()
         rank(index, nct, 20)
         latencies.append((time.perf_counter() - started) * 1000)
-    saved = index_path(spec)
+    saved = RELATED_INDEX.path(spec)
     result = {
         "trials": size,
         "queries": queries,

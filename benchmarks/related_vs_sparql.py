@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kg.analysis.related import load_index, rank
-from kg.build import build
+from kg.analysis.related import RELATED_INDEX, rank
 from kg.demo import demo_mesh_file, synthetic_studies
+from kg.pipeline.build import build
 from kg.queries import run
 from kg.store import open_store
 
@@ -47,7 +47,7 @@ def main() -> None:
         spec = f"oxigraph:{tmp}/store"
         build([corpus], spec, mesh=[demo_mesh_file()])
         with open_store(spec, read_only=True) as store:
-            index = load_index(store)
+            index = RELATED_INDEX.load(store)
             ncts = random.Random(3).sample(list(index.ncts), args.queries)
             sparql = percentiles(lambda nct: run(store, "related_trials", {"nct": nct}).rows, ncts)
             engine = percentiles(lambda nct: rank(index, nct, 20), ncts)

@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.virtuoso_support starts the servers
 
-from kg.build import build
 from kg.demo import demo_mesh_file, synthetic_studies
+from kg.pipeline.build import build
 from kg.store import _publish, open_store
 from kg.store.oxigraph import OxigraphStore
 from kg.store.remote import BATCH_QUADS, RemoteStore

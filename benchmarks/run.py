@@ -31,10 +31,10 @@ from typing import Any, Final
 REPO: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # measure this checkout, whatever else is installed
 
-import kg.build  # noqa: E402
-from kg.mapping import nct_id_of, study_last_update  # noqa: E402
+import kg.pipeline.build  # noqa: E402
+from kg.ctgov.files import SourceProblem, iter_records  # noqa: E402
+from kg.ctgov.mapping import nct_id_of, study_last_update  # noqa: E402
 from kg.queries import list_queries, run  # noqa: E402
-from kg.sources.ctgov import SourceProblem, iter_records  # noqa: E402
 from kg.store import Store, fresh_store, open_store  # noqa: E402
 
 DATA: Final = REPO.parent / "shared" / "data" / "ctgov"
@@ -227,9 +227,9 @@ def since(start: tuple[float, float]) -> tuple[float, float]:
 
 
 def worker(job: dict[str, Any]) -> dict[str, Any]:
-    """Run :func:`kg.build.build` on one input and backend, then time the named queries on the result.
+    """Run :func:`kg.pipeline.build.build` on one input and backend, then time the named queries on the result.
 
-    ``kg.build``'s ``fresh_store`` is swapped for an instrumented one: it clocks the time spent inside the
+    ``kg.pipeline.build``'s ``fresh_store`` is swapped for an instrumented one: it clocks the time spent inside the
     store's methods, and queries an in-memory store before the build closes it (nothing else can reach it).
     An on-disk store is reopened read-only after the build, as ``kg query`` would.
     """
@@ -278,9 +278,9 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
             body_done = clocks()
         out["optimize_swap_seconds"], out["optimize_swap_cpu_seconds"] = since(body_done)
 
-    kg.build.fresh_store = instrumented
+    kg.pipeline.build.fresh_store = instrumented
     start = clocks()
-    report = kg.build.build([source], spec, mesh=MESH_FILES if job["mesh"] else None)
+    report = kg.pipeline.build.build([source], spec, mesh=MESH_FILES if job["mesh"] else None)
     out.update(trials=report.trials, quads=report.quads, problems=len(report.problems))
     if not in_memory:
         out["store_mib"] = directory_mib(Path(spec.partition(":")[2]))
@@ -439,7 +439,7 @@ def report(results: dict[str, Any]) -> str:
         f"**synthetic copies** of them ({results['input']['synthetic']}) up to each size. Command: "
         f"`python benchmarks/run.py --sizes {','.join(map(str, sizes))} --rdflib-max "
         f"{results['settings']['rdflib_max']}{' --mesh' if results['settings']['mesh'] else ''}`. Every row is one "
-        "fresh subprocess running `kg.build.build`; see `benchmarks/README.md`. "
+        "fresh subprocess running `kg.pipeline.build.build`; see `benchmarks/README.md`. "
         + (
             "MeSH (`../shared/data/mesh`) is loaded in every build."
             if results["settings"]["mesh"]

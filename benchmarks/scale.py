@@ -146,8 +146,8 @@ def subprocess_job(kind: str, job: dict[str, Any], name: str) -> dict[str, Any]:
 
 def build_worker(job: dict[str, Any]) -> dict[str, Any]:
     """One ``kg build`` (as the command runs it) with each phase timed and the peak RSS before the index."""
-    import kg.build
-    import kg.build_mesh
+    import kg.pipeline.build
+    import kg.pipeline.mesh_load
 
     phases: dict[str, float] = {}
     rss: dict[str, float] = {}
@@ -164,10 +164,12 @@ def build_worker(job: dict[str, Any]) -> dict[str, Any]:
 
         return call
 
-    kg.build.load_records = timed("read_map_load", kg.build.load_records)
-    kg.build.load_mesh = timed("mesh_and_information_content", kg.build.load_mesh)
-    kg.build_mesh.update_information_content = timed("information_content", kg.build_mesh.update_information_content)
-    kg.build.refresh_saved_indexes = timed("indexes", kg.build.refresh_saved_indexes)
+    kg.pipeline.build.load_records = timed("read_map_load", kg.pipeline.build.load_records)
+    kg.pipeline.build.load_mesh = timed("mesh_and_information_content", kg.pipeline.build.load_mesh)
+    kg.pipeline.mesh_load.update_information_content = timed(
+        "information_content", kg.pipeline.mesh_load.update_information_content
+    )
+    kg.pipeline.build.refresh_saved_indexes = timed("indexes", kg.pipeline.build.refresh_saved_indexes)
     clock = shared.clocks()
     count = itertools.count(1)
 
@@ -175,7 +177,7 @@ def build_worker(job: dict[str, Any]) -> dict[str, Any]:
         if (done := next(count)) % 50_000 == 0:
             shared.log(f"read {done:,} records after {time.perf_counter() - clock[0]:,.0f} s")
 
-    report = kg.build.build(
+    report = kg.pipeline.build.build(
         [job["corpus"]], job["spec"], mesh=[Path(p) for p in job["mesh"]], workers=job["workers"], on_record=progress
     )
     wall, cpu = shared.since(clock)
@@ -214,13 +216,13 @@ def latencies(function: Callable[[], Any], repeats: int, budget: float) -> dict[
 def query_worker(job: dict[str, Any]) -> dict[str, Any]:
     """Latency on the built store, opened read-only as ``kg query`` opens it."""
     from kg.analysis.hierarchy import ancestors
-    from kg.analysis.related import load_index, related
+    from kg.analysis.related import RELATED_INDEX, related
 
     rng = random.Random(job["seed"])
     out: dict[str, Any] = {}
     with open_store(job["spec"], read_only=True) as store:
         clock = time.perf_counter()
-        index = load_index(store)
+        index = RELATED_INDEX.load(store)
         out["related_index_load_seconds"] = time.perf_counter() - clock
         trials = rng.sample(index.ncts, min(job["samples"], len(index.ncts)))
         out["sample_trial"] = trials[0]
@@ -577,7 +579,7 @@ def main() -> None:
             result = worker(json.loads(Path(files[0]).read_text(encoding="utf-8")))
             Path(files[1]).write_text(json.dumps(result), encoding="utf-8")
             return
-    from kg.build import default_workers
+    from kg.pipeline.build import default_workers
 
     args.workers = args.workers or default_workers()
     tiers = sorted(set(args.tiers) | ({LONG_TIER} if args.with_600k else set()))

@@ -148,13 +148,13 @@ def run_load(base: str, targets: list[Target], *, clients: int, seconds: float, 
 
 def explorer_targets(spec: str) -> list[Target]:
     """The three request kinds, over the trials of the store at ``spec``."""
-    from kg.analysis.related import load_index
+    from kg.analysis.related import RELATED_INDEX
     from kg.queries import bind, load_query
     from kg.store import open_store
     from kg.views.explorer import expand
 
     with open_store(spec, read_only=True) as store:
-        ncts = list(load_index(store).ncts)
+        ncts = list(RELATED_INDEX.load(store).ncts)
         picked = random.Random(1).sample(ncts, min(5, len(ncts)))
         node_ids = sorted({str(node["id"]) for nct in picked for node in expand(store, nct)["nodes"]})
     summary = load_query("trial_summary")
@@ -174,8 +174,8 @@ def explorer_targets(spec: str) -> list[Target]:
 
 def build_demo(directory: Path, synthetic: int) -> str:
     """The demo store (reference trial + synthetic trials, demo MeSH subset) on disk under ``directory``."""
-    from kg.build import build
     from kg.demo import demo_mesh_file, write_demo_corpus
+    from kg.pipeline.build import build
 
     spec = f"oxigraph:{directory / 'store'}"
     build(write_demo_corpus(directory / "corpus", n_synthetic=synthetic), spec, mesh=[demo_mesh_file()])

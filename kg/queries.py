@@ -14,17 +14,17 @@ parameters in triple patterns or top-level ``FILTER``s, never in a ``BIND`` or `
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Final
 
 from pyoxigraph import Literal, NamedNode
 
+from kg.errors import KgError
 from kg.identifiers import is_nct_id, normalize_mesh_id
+from kg.resources import Traversable, query_file, query_names
 from kg.store import QueryResult, Store, Value
 from kg.store.base import inline_values
 from kg.vocab import MESH, XSD
@@ -35,9 +35,9 @@ __all__ = [
     "QueryError",
     "bind",
     "bindings",
+    "catalogue",
     "list_queries",
     "load_query",
-    "queries_dir",
     "run",
     "select_many",
     "trial_terms",
@@ -55,7 +55,7 @@ CHUNK: Final = 400
 Term = NamedNode | Literal | None
 
 
-class QueryError(ValueError):
+class QueryError(KgError, ValueError):
     """A named query that does not exist, or parameters that do not fit it."""
 
 
@@ -73,22 +73,31 @@ class NamedQuery:
     description: str
     parameters: tuple[Parameter, ...]
     text: str
-    path: Path
-
-
-def queries_dir() -> Path:
-    """``$KG_QUERIES``, else the ``queries/`` folder beside the package."""
-    return Path(os.environ.get("KG_QUERIES") or Path(__file__).resolve().parents[1] / "queries")
+    path: Traversable
 
 
 def list_queries() -> list[NamedQuery]:
-    return [load_query(path.stem) for path in sorted(queries_dir().glob("*.rq"))]
+    return [load_query(name) for name in query_names()]
+
+
+def catalogue() -> QueryResult:
+    """The named queries as one table (``name``, ``parameters`` as ``NAME:KIND``, ``description``): ``kg queries``."""
+    rows: list[dict[str, Value]] = [
+        {
+            "name": query.name,
+            "parameters": " ".join(f"{parameter.name}:{parameter.kind}" for parameter in query.parameters),
+            "description": query.description,
+        }
+        for query in list_queries()
+    ]
+    return QueryResult(["name", "parameters", "description"], rows)
 
 
 @cache
-def _parse(path: Path, mtime: float) -> NamedQuery:
-    text = path.read_text(encoding="utf-8")
-    fields: dict[str, str] = {"title": path.stem, "description": ""}
+def _parse(stem: str, text: str) -> NamedQuery:
+    """The text of query ``stem`` parsed (cached by text, so a query edited in a checkout is read anew)."""
+    path = query_file(stem)
+    fields: dict[str, str] = {"title": stem, "description": ""}
     parameters: list[Parameter] = []
     for line in text.splitlines():
         match = _HEADER.match(line)
@@ -104,17 +113,16 @@ def _parse(path: Path, mtime: float) -> NamedQuery:
             fields[key] = value.strip()
     if parameters and not _WHERE.search(text):
         raise QueryError(f"{path}: a query with parameters needs a WHERE {{ … }} group to bind them in")
-    return NamedQuery(path.stem, fields["title"], fields["description"], tuple(parameters), text, path)
+    return NamedQuery(stem, fields["title"], fields["description"], tuple(parameters), text, path)
 
 
 def load_query(name: str) -> NamedQuery:
     if not _NAME.match(name):
         raise QueryError(f"{name!r} is not a query name (lower case letters, digits and _)")
-    path = queries_dir() / f"{name}.rq"
+    path = query_file(name)
     if not path.is_file():
-        known = ", ".join(path.stem for path in sorted(queries_dir().glob("*.rq")))
-        raise QueryError(f"no query named {name!r}; known: {known}")
-    return _parse(path, path.stat().st_mtime)
+        raise QueryError(f"no query named {name!r}; known: {', '.join(query_names())}")
+    return _parse(name, path.read_text(encoding="utf-8"))
 
 
 def _terms(parameter: Parameter, value: str) -> dict[str, Term]:

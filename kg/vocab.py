@@ -19,6 +19,7 @@ __all__ = [
     "RDFS",
     "SCHEMA",
     "SKOS",
+    "SPARQL_PROLOGUE",
     "XSD",
     "Namespace",
     "enum_iri",
@@ -89,6 +90,8 @@ PREFIXES: Final[dict[str, str]] = {
     "rdfs": str(RDFS),
     "xsd": str(XSD),
 }
+#: The same prefixes as a SPARQL prologue: the one prefix block every query in the code starts with.
+SPARQL_PROLOGUE: Final = "".join(f"PREFIX {prefix}: <{namespace}>\n" for prefix, namespace in PREFIXES.items())
 
 #: Enumerations of the API v2 (code → human label). Each becomes an individual
 #: ``kg:{enumeration}/{CODE}`` with ``skos:notation`` and ``rdfs:label``; a code not listed here

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kg.build import BuildReport, build
+from kg.pipeline.build import BuildReport, build
 from kg.store import Store, open_store
 
 # The browser fixtures are registered once for the whole session: imported into several test modules, each would
@@ -46,7 +46,7 @@ needs_real_data = pytest.mark.skipif(
 
 
 def raw_studies() -> list[dict[str, Any]]:
-    """Every real record, read with the standard library only (independent of kg.sources)."""
+    """Every real record, read with the standard library only (independent of kg.ctgov)."""
     studies: list[dict[str, Any]] = []
     for path in sorted(CTGOV_DATA.iterdir()):
         if path.suffix == ".json":

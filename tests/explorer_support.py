@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from kg.build import build
 from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
+from kg.pipeline.build import build
 from kg.store import Store, open_store
 
 HOSTILE_NCT = "NCT99999999"
@@ -53,7 +53,7 @@ def write_corpus(directory: Path) -> list[Path]:
 
 
 def raw_records(paths: list[Path]) -> dict[str, dict[str, Any]]:
-    """The corpus as raw JSON by NCT id, read independently of ``kg.build``."""
+    """The corpus as raw JSON by NCT id, read independently of ``kg.pipeline.build``."""
     records: dict[str, dict[str, Any]] = {}
     for path in paths:
         lines = path.read_text(encoding="utf-8").splitlines() if path.suffix == ".jsonl" else [path.read_text()]

@@ -1,6 +1,6 @@
 """A real HTTP server on 127.0.0.1 that replays ClinicalTrials.gov API v2 over the real records of
 ``../shared/data/ctgov`` (latest version per NCT id), with faults on demand. Used by the tests, and by
-``benchmarks/harvest.py`` in a process of its own (``python -m tests.replay_server``)::
+``benchmarks/fetch.py`` in a process of its own (``python -m tests.replay_server``)::
 
     with ReplayServer(ReplayData.real()) as server:
         client = CtgovClient(server.url, rate=0)

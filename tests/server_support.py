@@ -16,8 +16,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from benchmarks.serve_load import free_port, kg_serve
-from kg.build import build
 from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
+from kg.pipeline.build import build
 
 HOSTILE_NCT = "NCT99999901"
 HOSTILE_TITLE = 'Hostile <script>alert("title")</script> "><img src=x onerror=alert(1)> </script> end'

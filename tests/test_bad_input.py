@@ -26,7 +26,7 @@ from typing import Any
 import pyoxigraph as ox
 import pytest
 
-from kg.build import BuildFailed, BuildReport, build
+from kg.pipeline.build import BuildFailed, BuildReport, build
 from kg.store import StoreError, open_store
 from kg.store.oxigraph import OxigraphStore
 
@@ -114,7 +114,7 @@ def build_in_memory(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[Buil
         def fresh_store(spec: str | None = None) -> Iterator[OxigraphStore]:
             yield store
 
-        monkeypatch.setattr(importlib.import_module("kg.build"), "fresh_store", fresh_store)
+        monkeypatch.setattr(importlib.import_module("kg.pipeline.build"), "fresh_store", fresh_store)
         report = build(list(paths), "oxigraph:", strict=strict)
         rows = store.select(
             "SELECT ?id WHERE { ?t a <https://schema.org/MedicalTrial> ; <http://purl.org/dc/terms/identifier> ?id }"
@@ -475,7 +475,7 @@ def test_a_folder_named_like_a_file_inside_a_folder_is_walked(tmp_path: Path) ->
 
 
 def _as_rdf_text(text: str) -> str:
-    """What the store keeps of a string: lone UTF-16 surrogates become U+FFFD (see kg.mapping._clean)."""
+    """What the store keeps of a string: lone UTF-16 surrogates become U+FFFD (see kg.ctgov.mapping._clean)."""
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 

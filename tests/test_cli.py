@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
+import kg as kg_package
 from tests.conftest import CTGOV_DATA, needs_real_data
 
 NSCLC = CTGOV_DATA / "nsclc-phase3-2025-12.json"
@@ -44,6 +46,13 @@ def test_help_answers_at_once(tmp_path: Path) -> None:
     for command in ("build", "query", "sparql", "export", "stats", "trial", "demo"):
         assert command in result.stdout
     assert time.perf_counter() - started < 5  # generous: Python start-up on a busy 2-core machine
+
+
+def test_version_prints_the_package_version(tmp_path: Path) -> None:
+    result = kg("--version", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"kg {kg_package.__version__}\n"
+    assert kg_package.__version__ == version("kg-trials")  # the installed distribution's, from pyproject.toml
 
 
 def test_help_does_not_import_the_heavy_modules() -> None:

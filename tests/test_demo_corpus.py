@@ -390,8 +390,8 @@ def test_vocabulary_file_is_what_the_script_builds() -> None:
 
 def test_demo_mesh_subset_carries_real_hierarchies() -> None:
     """The demo's MeSH file: every vocabulary concept with its real tree numbers and a closed hierarchy."""
-    from kg.mesh_mapping import MeshIndex
-    from kg.sources.mesh import MeshProblem, iter_mesh_file
+    from kg.mesh.files import MeshProblem, iter_mesh_file
+    from kg.mesh.mapping import MeshIndex
 
     items = list(iter_mesh_file(DEMO_MESH))
     assert [str(item) for item in items if isinstance(item, MeshProblem)] == []

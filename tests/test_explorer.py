@@ -4,6 +4,7 @@ self-containment, and ``kg explore``. (The page in a real browser: ``test_explor
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import os
@@ -17,9 +18,9 @@ from typing import Any
 import pytest
 
 from kg.analysis.health import health_score
-from kg.build import build
-from kg.demo import demo_mesh_file, write_demo_corpus
+from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
 from kg.identifiers import normalize_mesh_id, slug
+from kg.pipeline.build import build
 from kg.queries import QueryError
 from kg.store import Store, open_store
 from kg.views.explorer import VIS_NETWORK, render_explorer, render_page, script_json
@@ -184,6 +185,34 @@ def test_trial_facts_match_the_raw_record(
             terms = raw_terms(raw[node["id"]], module)
             if terms <= set(mesh):
                 assert facts[key] == sorted({mesh[ui]["label"] for ui in terms})
+
+
+def test_trial_labels_put_a_short_name_under_the_nct_id(explorer_store: Store, tmp_path: Path) -> None:
+    """The canvas label: the acronym, else the title's start cut after a whole word, on one line under the NCT id."""
+    titled = {
+        "NCT99900001": {"acronym": "LUNG-05", "briefTitle": "A Study of Lutetium in Digestive System Neoplasms"},
+        "NCT99900002": {"briefTitle": "A Phase 1 Study of\nLutetium [177Lu] in Digestive System Neoplasms"},
+    }
+    studies = [seed_study()]
+    for nct, names in titled.items():
+        study = copy.deepcopy(seed_study())
+        study["protocolSection"]["identificationModule"] = {"nctId": nct, **names}
+        study["synthetic"] = {"generator": "tests/test_explorer.py", "purpose": "trial labels"}
+        studies.append(study)
+    (tmp_path / "records.json").write_text(json.dumps(studies), encoding="utf-8")
+    spec = f"oxigraph:{tmp_path / 'store'}"
+    build([tmp_path / "records.json"], spec)
+    with open_store(spec, read_only=True) as store:
+        labels = {nct: explorer_data(store, nct, depth=0)["nodes"][0]["label"] for nct in [SEED_NCT, *titled]}
+    assert labels == {
+        SEED_NCT: SEED_NCT,  # the reference record has no title: the NCT id alone
+        "NCT99900001": "NCT99900001\nLUNG-05",
+        "NCT99900002": "NCT99900002\nA Phase 1 Study of Lutetium [177Lu] in…",
+    }
+    hostile = explorer_data(explorer_store, HOSTILE_NCT, depth=0)["nodes"][0]["label"]
+    name = hostile.split("\n", 1)[1]
+    assert hostile.count("\n") == 1 and len(name) <= 40 and name.endswith("…") and "\u2028" not in hostile
+    assert HOSTILE_TITLE.startswith(name[:-1])  # shown as text: the page draws it on the canvas, never as markup
 
 
 def test_concept_facts_count_trials_at_or_under_from_the_raw_records(

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from kg.build import BUILD_GRAPH, build
-from kg.harvest import (
+from kg.ctgov.api import ApiError, CtgovClient, RetryPolicy, StudyQuery
+from kg.ctgov.raw_store import (
     BULK_FILE,
     CHECKPOINT,
     MANIFEST,
@@ -31,7 +31,8 @@ from kg.harvest import (
     run_harvest,
     start_harvest,
 )
-from kg.sources.ctgov_api import ApiError, CtgovClient, RetryPolicy, StudyQuery
+from kg.graphs import BUILD_GRAPH
+from kg.pipeline.build import build
 from kg.store import open_store
 from tests.conftest import needs_real_data
 from tests.replay_server import FAULTS, ReplayData, ReplayServer
@@ -394,8 +395,8 @@ def test_manifest_records_query_time_counts_and_data_version(server: ReplayServe
 def test_an_update_fetched_but_never_applied_is_not_the_next_updates_starting_point(
     server: ReplayServer, tmp_path: Path
 ) -> None:
-    from kg.harvest import annotate
-    from kg.refresh import last_harvest
+    from kg.ctgov.raw_store import annotate
+    from kg.pipeline.update import last_harvest
 
     client = client_for(server)
     fetched = run_harvest(start_harvest(StudyQuery(nct_ids=("NCT07232407",)), client, root=tmp_path), client).folder

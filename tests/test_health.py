@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kg.analysis.health import PEER_GROUPS, PeerGroups, health_score, peer_groups, percentile_band, read_peer_groups
+from kg.analysis.health import (
+    HEALTH_PEERS_INDEX,
+    PeerGroups,
+    health_score,
+    peer_groups,
+    percentile_band,
+    read_peer_groups,
+)
 from kg.queries import QueryError, run
 from kg.store import Store, open_store
 from tests.conftest import SEED_NCT
@@ -195,7 +202,7 @@ def test_peer_distributions_are_saved_beside_the_store_and_a_stale_file_is_ignor
     """``phase_peers`` reads every trial (34 s at 600k), so the build saves its distributions beside the store; a
     trial page reads them from there, unless they belong to another build."""
     spec = demo_build[0]
-    saved = PEER_GROUPS.path(spec)
+    saved = HEALTH_PEERS_INDEX.path(spec)
     assert saved is not None and saved.is_file()
     original = saved.read_bytes()
     try:
@@ -203,10 +210,10 @@ def test_peer_distributions_are_saved_beside_the_store_and_a_stale_file_is_ignor
             fresh = read_peer_groups(store)
             assert peer_groups(store) == fresh and fresh.enrollments["PHASE1"]
             marked = PeerGroups(fresh.fingerprint, {"PHASE1": [1, 2, 3]}, {})
-            PEER_GROUPS.save(marked, saved)
+            HEALTH_PEERS_INDEX.save(marked, saved)
         with open_store(spec, read_only=True) as store:
             assert peer_groups(store) == marked  # read from beside the store, not recomputed
-        PEER_GROUPS.save(PeerGroups("another build", {"PHASE1": [1, 2, 3]}, {}), saved)
+        HEALTH_PEERS_INDEX.save(PeerGroups("another build", {"PHASE1": [1, 2, 3]}, {}), saved)
         with open_store(spec, read_only=True) as store:
             assert peer_groups(store) == fresh  # stale: recomputed
     finally:

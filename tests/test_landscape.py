@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from kg.analysis.landscape import TABLES, Landscape, index_rows, landscape, make_scope
-from kg.build import build
 from kg.identifiers import normalize_mesh_id
+from kg.pipeline.build import build
 from kg.queries import run
 from kg.store import Store, open_store
 from tests.browser_support import needs_chromium, screenshot, watch
@@ -439,10 +439,10 @@ def test_landscape_report_in_browser(neoplasms_landscape: Landscape, tmp_path: P
 @needs_chromium
 def test_landscape_report_escapes_hostile_text(tmp_path: Path, page: Any) -> None:
     """A record whose sponsor, country and stop reason are markup shows them as text and runs nothing."""
-    from kg.build import BuildReport, load_records
-    from kg.build_mesh import load_mesh
+    from kg.ctgov.mapping import enumeration_quads
     from kg.demo import demo_mesh_file, seed_study
-    from kg.mapping import enumeration_quads
+    from kg.pipeline.build import BuildReport, load_records
+    from kg.pipeline.mesh_load import load_mesh
     from kg.views.landscape_report import write_report
 
     study = seed_study()

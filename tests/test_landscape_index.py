@@ -14,12 +14,12 @@ import pytest
 
 from kg.analysis.landscape import Landscape, landscape
 from kg.analysis.landscape_index import LANDSCAPE_INDEX
-from kg.analysis.related import index_path
-from kg.build import BuildReport, build, load_records
-from kg.build_mesh import load_mesh
+from kg.analysis.related import RELATED_INDEX
+from kg.ctgov.mapping import enumeration_quads
 from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
 from kg.demo.registry import write_registry
-from kg.mapping import enumeration_quads
+from kg.pipeline.build import BuildReport, build, load_records
+from kg.pipeline.mesh_load import load_mesh
 from kg.store import Store, open_store
 from tests.conftest import MESH_DATA, NEOPLASMS, needs_mesh
 
@@ -51,7 +51,7 @@ def test_saved_table_is_rebuilt_with_the_store_and_a_stale_one_ignored(tmp_path:
     spec = f"oxigraph:{tmp_path / 'store'}"
     build([_seed_copies(tmp_path / "one", 0)], spec)
     saved = LANDSCAPE_INDEX.path(spec)
-    related = index_path(spec)
+    related = RELATED_INDEX.path(spec)
     assert saved == tmp_path / "store.landscape.pickle" and saved.is_file()
     assert related is not None and related.is_file()  # one refresh writes both indexes
     with open_store(spec, read_only=True) as store:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from kg.ctgov.mapping import RecordError, age_in_years, map_study, split_criteria, trial_iri
+from kg.graphs import NODES_GRAPH, trial_graph
 from kg.identifiers import normalize_mesh_id, slug
-from kg.mapping import NODES_GRAPH, RecordError, age_in_years, map_study, split_criteria, trial_graph, trial_iri
 from kg.store import Store
 
 

@@ -16,11 +16,13 @@ from typing import Any, ClassVar
 import pytest
 
 from kg.analysis.hierarchy import ancestors, mesh_loaded, trial_hierarchy
-from kg.build import build
+from kg.demo import demo_mesh_file
 from kg.identifiers import normalize_mesh_id
-from kg.mesh_mapping import MeshIndex
+from kg.mesh.download import ensure_mesh_file
+from kg.mesh.files import Descriptor, MeshProblem, SupplementaryConcept, iter_mesh_file
+from kg.mesh.mapping import MeshIndex
+from kg.pipeline.build import build
 from kg.queries import QueryError, run
-from kg.sources.mesh import Descriptor, MeshProblem, SupplementaryConcept, ensure_mesh_file, iter_mesh_file
 from kg.store import Store, open_store
 from tests.conftest import (
     CTGOV_DATA,
@@ -277,6 +279,24 @@ def test_cli_ancestors_json(tmp_path: Path) -> None:
     assert list(answer) == ["D000008187", "Lutetium"]
     assert answer["D000008187"] == answer["Lutetium"]
     assert {"id": "D028581", "label": "Lanthanoid Series Elements"} in answer["Lutetium"]
+
+
+def test_cli_mesh_load_creates_the_store_of_a_new_home(tmp_path: Path) -> None:
+    """A new user's first step may be the vocabulary: `kg mesh load` into an empty KG_HOME makes the store."""
+    env = {**os.environ, "KG_HOME": str(tmp_path / "home")}
+    env.pop("KG_STORE", None)
+    kg = [sys.executable, "-m", "kg"]
+    missing = subprocess.run(
+        [*kg, "mesh", "load", str(tmp_path / "d2099.bin")], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "no such MeSH file" in missing.stderr and "Traceback" not in missing.stderr
+    assert not (tmp_path / "home" / "store").exists()
+    loaded = subprocess.run([*kg, "mesh", "load", str(demo_mesh_file())], env=env, capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    result = subprocess.run(
+        [*kg, "ancestors", "Lutetium", "--format", "json"], env=env, capture_output=True, text=True, check=True
+    )
+    assert {row["label"] for row in json.loads(result.stdout)["Lutetium"]} == LUTETIUM_ANCESTORS
 
 
 class _Replay(http.server.BaseHTTPRequestHandler):

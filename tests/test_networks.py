@@ -24,8 +24,8 @@ from kg.analysis.networks import (
     similarity_graph,
     summary,
 )
-from kg.build import build
 from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
+from kg.pipeline.build import build
 from kg.store import Store, open_store
 from tests.conftest import LUTETIUM, REPO, SEED_NCT
 

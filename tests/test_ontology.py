@@ -14,10 +14,11 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import DCTERMS as DCTERMS_RDFLIB
 from rdflib.namespace import OWL, RDF, RDFS
 
-from kg.build import build
-from kg.mapping import enumeration_quads, map_study, trial_graph, trial_iri
+from kg.ctgov.mapping import enumeration_quads, map_study, trial_iri
+from kg.graphs import trial_graph
+from kg.pipeline.build import build
+from kg.pipeline.validation import DEFAULT_SHAPES, ValidationResult, validate
 from kg.store import Store, open_store
-from kg.validation import DEFAULT_SHAPES, ValidationResult, validate
 from kg.vocab import DCTERMS, ENUMERATIONS, KG, MESH, enum_iri
 
 REPO: Final = Path(__file__).resolve().parents[1]

@@ -14,13 +14,14 @@ import pyoxigraph as ox
 import pytest
 from typer.testing import CliRunner
 
-import kg.build
+import kg.pipeline.build
 import kg.store.oxigraph
-from kg.build import BUILD_GRAPH, BuildReport, build
-from kg.build_mesh import IC_GRAPH, update_information_content
 from kg.cli.main import app
+from kg.ctgov.mapping import map_study
 from kg.demo.registry import registry_studies
-from kg.mapping import map_study, trial_graph
+from kg.graphs import BUILD_GRAPH, IC_GRAPH, trial_graph
+from kg.pipeline.build import BuildReport, build
+from kg.pipeline.information_content import update_information_content
 from kg.store import open_store
 from kg.store.oxigraph import OxigraphStore
 from tests.conftest import REPO
@@ -81,17 +82,17 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[str, Bui
     directory = tmp_path_factory.mktemp("parallel")
     paths, _ = _corpus(directory)
     patch = pytest.MonkeyPatch()
-    patch.setattr(kg.build, "_CHUNK", 20)
-    patch.setattr(kg.build, "_IN_PROCESS_CHUNKS", 1)
-    patch.setattr(kg.build, "_SEEN_MAX", 50)  # the loader forgets shared statements it loaded, many times over
+    patch.setattr(kg.pipeline.build, "_CHUNK", 20)
+    patch.setattr(kg.pipeline.build, "_IN_PROCESS_CHUNKS", 1)
+    patch.setattr(kg.pipeline.build, "_SEEN_MAX", 50)  # the loader forgets shared statements it loaded, many times over
     submitted: list[int] = []
 
-    class CountingPool(kg.build.ProcessPoolExecutor):  # type: ignore[misc]
+    class CountingPool(kg.pipeline.build.ProcessPoolExecutor):  # type: ignore[misc]
         def submit(self, *args: Any, **kwargs: Any) -> Any:
             submitted.append(1)
             return super().submit(*args, **kwargs)
 
-    patch.setattr(kg.build, "ProcessPoolExecutor", CountingPool)
+    patch.setattr(kg.pipeline.build, "ProcessPoolExecutor", CountingPool)
     try:
         results = {}
         for workers in (1, 2):
@@ -177,10 +178,10 @@ def test_a_script_without_a_main_guard_is_not_run_again_by_the_workers(tmp_path:
     runs = tmp_path / "runs.txt"
     script = tmp_path / "unguarded.py"
     script.write_text(
-        "import kg.build\n"
+        "import kg.pipeline.build\n"
         f"open({str(runs)!r}, 'a').write('ran\\n')\n"
-        "kg.build._CHUNK, kg.build._IN_PROCESS_CHUNKS = 5, 1\n"
-        f"report = kg.build.build([{str(corpus)!r}], {'oxigraph:' + str(tmp_path / 'store')!r}, workers=2)\n"
+        "kg.pipeline.build._CHUNK, kg.pipeline.build._IN_PROCESS_CHUNKS = 5, 1\n"
+        f"report = kg.pipeline.build.build([{str(corpus)!r}], {'oxigraph:' + str(tmp_path / 'store')!r}, workers=2)\n"
         "assert report.trials == 40, report\n",
         encoding="utf-8",
     )
@@ -216,7 +217,7 @@ def test_a_batch_failing_in_the_background_loader_fails_the_build_and_keeps_the_
             return getattr(self.real, name)
 
     monkeypatch.setattr(kg.store.oxigraph.ox, "Store", FailingSecondLoad)
-    monkeypatch.setattr(kg.build, "_FLUSH_BYTES", 20_000)  # a batch every few trials
+    monkeypatch.setattr(kg.pipeline.build, "_FLUSH_BYTES", 20_000)  # a batch every few trials
     with pytest.raises(OSError, match="simulated"):
         build([corpus], spec, workers=1)
     monkeypatch.undo()

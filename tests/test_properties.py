@@ -25,10 +25,12 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from kg.build import BuildReport, build
+from kg.ctgov import files as ctgov
+from kg.ctgov import json_input
+from kg.ctgov.mapping import nct_id_of
+from kg.graphs import NODES_GRAPH, trial_graph
 from kg.identifiers import normalize_mesh_id, slug
-from kg.mapping import NODES_GRAPH, nct_id_of, trial_graph
-from kg.sources import ctgov, json_input
+from kg.pipeline.build import BuildReport, build
 from kg.store.oxigraph import OxigraphStore
 from kg.vocab import DATA
 
@@ -51,7 +53,7 @@ def build_kept(paths: list[Path]) -> tuple[BuildReport, OxigraphStore]:
     def fresh_store(spec: str | None = None) -> Iterator[OxigraphStore]:
         yield store
 
-    with mock.patch.object(importlib.import_module("kg.build"), "fresh_store", fresh_store):
+    with mock.patch.object(importlib.import_module("kg.pipeline.build"), "fresh_store", fresh_store):
         report = build(list(paths), "oxigraph:")
     return report, store
 

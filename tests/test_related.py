@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from kg.analysis.related import REGISTRY_SOURCE, build_index, index_path, neighbour_quality, related
-from kg.build import BuildReport, build, load_records
-from kg.build_mesh import update_information_content
+from kg.analysis.related import REGISTRY_SOURCE, RELATED_INDEX, build_index, related
 from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
+from kg.pipeline.build import BuildReport, build, load_records
+from kg.pipeline.information_content import update_information_content
 from kg.queries import QueryError, run
 from kg.store import open_store
 from tests.conftest import CTGOV_DATA, MESH_DATA, SEED_NCT
+from tests.related_evaluation import neighbour_quality
 
 HOSTILE = '[bold red]x[/] "quoted" <script>alert(1)</script> \\n ‮ ${HOME} `rm -rf /`'
 LANTHANOIDS = {"Lutetium", "Lanthanoid Series Elements", "Metals, Rare Earth"}
@@ -134,7 +135,7 @@ def _build_pair(directory: Path, spec: str, nct: str, title: str) -> None:
 def test_hostile_titles_verbatim_and_index_rebuilt_with_the_store(tmp_path: Path) -> None:
     spec = f"oxigraph:{tmp_path / 'store'}"
     _build_pair(tmp_path / "one", spec, "NCT99999998", HOSTILE)
-    saved = index_path(spec)
+    saved = RELATED_INDEX.path(spec)
     assert saved is not None and saved.is_file()
     result = kg("related", SEED_NCT, "--format", "json", "--store", spec, home=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from kg.build import BuildReport, build
-from kg.sources.ctgov import SourceProblem, SourceRecord, iter_records
+from kg.ctgov.files import SourceProblem, SourceRecord, iter_records
+from kg.pipeline.build import BuildReport, build
 from kg.store import open_store
 from tests.conftest import CTGOV_DATA, latest_by_nct, needs_real_data, raw_studies
 

@@ -18,10 +18,11 @@ from requests.auth import HTTPDigestAuth
 
 from kg.analysis.hierarchy import ancestors, trial_hierarchy
 from kg.analysis.related import related
-from kg.build import BuildReport, build, load_records
-from kg.build_mesh import load_mesh
+from kg.ctgov.mapping import enumeration_quads, map_study
 from kg.demo import demo_mesh_file, write_demo_corpus
-from kg.mapping import enumeration_quads, map_study, trial_graph
+from kg.graphs import trial_graph
+from kg.pipeline.build import BuildReport, build, load_records
+from kg.pipeline.mesh_load import load_mesh
 from kg.queries import list_queries, run
 from kg.store import Store, StoreError, fresh_store, open_store
 from kg.store.remote import RemoteStore

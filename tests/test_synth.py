@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.cli.main import app
+from kg.ctgov.mapping import map_study
 from kg.demo import demo_mesh_file, synthetic_studies
 from kg.demo.registry import read_mesh, registry_catalog, registry_studies, write_registry
 from kg.identifiers import normalize_mesh_id
-from kg.mapping import map_study
 from kg.vocab import KG
 from tests.conftest import MESH_DATA, needs_mesh
 

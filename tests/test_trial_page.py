@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from markupsafe import escape
 
-from kg.build import build
 from kg.demo import seed_study
+from kg.pipeline.build import build
 from kg.queries import run
 from kg.store import Store, open_store
-from kg.views.trial_page import long_date, render_trial_page, write_trial_page
+from kg.views.jinja import long_date
+from kg.views.trial_page import render_trial_page, trial_explorer, write_trial_page
 from tests.browser_support import needs_chromium, screenshot, watch
 from tests.conftest import DIGESTIVE_NEOPLASMS_ANCESTORS, LUTETIUM_ANCESTORS, REPO, SEED_NCT
 from tests.trial_page_support import AS_OF, demo_build, demo_records, demo_store  # noqa: F401
@@ -88,7 +90,7 @@ def visible_text(page_html: str) -> str:
 
 
 def bullets(criteria: str, heading: str) -> list[str]:
-    """Top-level ``* `` items under one heading of an eligibility text, read independently of kg.mapping."""
+    """Top-level ``* `` items under one heading of an eligibility text, read independently of kg.ctgov.mapping."""
     section = criteria.split(f"{heading} Criteria:", 1)[1].split("Criteria:", 1)[0]
     return [line[2:].strip() for line in section.splitlines() if line.startswith("* ")]
 
@@ -152,6 +154,14 @@ def test_page_is_offline_except_registry_links(seed_page: Path) -> None:
     found = set(URL.findall(page_html))
     assert found and all(url.startswith("https://clinicaltrials.gov/") for url in found), found
     assert "default-src 'none'" in page_html
+
+
+def test_an_explorer_already_rendered_makes_the_same_page(seed_page: Path, demo_store: Store) -> None:  # noqa: F811
+    """`kg demo` renders the explorer once, writes it, and hands it to the trial page, which embeds it unchanged."""
+    explorer = trial_explorer(demo_store, SEED_NCT)
+    given = render_trial_page(demo_store, SEED_NCT, as_of=AS_OF, explorer=explorer)
+    assert given == seed_page.read_text(encoding="utf-8")
+    assert f'srcdoc="{escape(explorer)}"' in given
 
 
 def test_hostile_text_is_escaped(hostile_store: Store) -> None:

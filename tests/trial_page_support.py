@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from kg.build import build
 from kg.demo import demo_mesh_file, write_demo_corpus
+from kg.pipeline.build import build
 from kg.store import Store, open_store
 
 #: The day of the reference page's numbers (19 months left, progress 23 %).

@@ -1,1 +1,2 @@
-"""Analyses over a store: statistics, trial summaries (and, later, related trials, health, landscapes)."""
+"""Analyses over a store: related trials, health score, timeline, landscapes, networks, statistics: functions over
+the store and the indexes saved beside it."""

@@ -46,7 +46,7 @@ from kg.vocab import ENUMERATIONS
 
 __all__ = [
     "BANDS",
-    "PEER_GROUPS",
+    "HEALTH_PEERS_INDEX",
     "STATUS_POINTS",
     "Band",
     "Component",
@@ -160,12 +160,12 @@ def phase_label(phase: str | None) -> str:
 def peer_groups(store: Store) -> PeerGroups:
     """The peer distributions of the whole graph, saved beside an on-disk store with the other indexes and kept per
     open store: ``phase_peers`` reads every trial (34 s at 600k trials), far too slow for every trial page."""
-    return PEER_GROUPS.load(store)
+    return HEALTH_PEERS_INDEX.load(store)
 
 
 def read_peer_groups(store: Store) -> PeerGroups:
     """The peer distributions, read with ``phase_peers``."""
-    fingerprint = PEER_GROUPS.fingerprint(store)
+    fingerprint = HEALTH_PEERS_INDEX.fingerprint(store)
     enrollments: dict[str, list[int]] = defaultdict(list)
     durations: dict[str, list[int]] = defaultdict(list)
     for row in run(store, "phase_peers", {}).rows:
@@ -178,7 +178,7 @@ def read_peer_groups(store: Store) -> PeerGroups:
     return PeerGroups(fingerprint, dict(enrollments), dict(durations))
 
 
-PEER_GROUPS: Final = SavedIndex("health-peers", PeerGroups, 1, read_peer_groups)
+HEALTH_PEERS_INDEX: Final = SavedIndex("health-peers", PeerGroups, 1, read_peer_groups)
 
 
 def _days(start: object, end: object) -> int | None:

@@ -8,19 +8,29 @@ from typing import Any
 
 from kg.identifiers import normalize_mesh_id
 from kg.queries import QueryError, run
-from kg.store import Store
+from kg.store import QueryResult, Store
+from kg.vocab import SPARQL_PROLOGUE
 
-__all__ = ["ConceptFacts", "ancestors", "concept_facts", "mesh_loaded", "resolve_concepts", "trial_hierarchy"]
+__all__ = [
+    "ConceptFacts",
+    "ancestor_table",
+    "ancestors",
+    "concept_facts",
+    "mesh_loaded",
+    "resolve_concepts",
+    "trial_hierarchy",
+]
 
 _LOADED = "ASK { ?c a <https://w3id.org/trialkg/vocab/MeshDescriptor> }"
-_CONCEPT_FACTS = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT ?concept ?ic ?label ?registry ?depth WHERE {
+_CONCEPT_FACTS = (
+    SPARQL_PROLOGUE
+    + """SELECT ?concept ?ic ?label ?registry ?depth WHERE {
   ?concept kg:informationContent ?ic .
   OPTIONAL { ?concept skos:prefLabel ?label }
   OPTIONAL { ?concept kg:registryTerm ?registry }
   OPTIONAL { ?concept kg:depth ?depth }
 }"""
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,12 @@ def ancestors(store: Store, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
             label = key if len(uis) == 1 else f"{key} ({ui})"
             answer[label] = run(store, "ancestors", {"concept": ui}).rows
     return answer
+
+
+def ancestor_table(store: Store, keys: list[str]) -> QueryResult:
+    """:func:`ancestors` as one table (``concept``, ``id``, ``label``, ``depth``): the rows of ``kg ancestors``."""
+    rows = [{"concept": key, **row} for key, found in ancestors(store, keys).items() for row in found]
+    return QueryResult(["concept", "id", "label", "depth"], rows)
 
 
 def trial_hierarchy(store: Store, nct_id: str) -> dict[str, Any]:

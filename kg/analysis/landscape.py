@@ -33,7 +33,7 @@ import re
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pyoxigraph import Literal, NamedNode
 
@@ -42,8 +42,10 @@ from kg.analysis.landscape_index import LANDSCAPE_INDEX, table_rows
 from kg.identifiers import normalize_mesh_id
 from kg.queries import QueryError, load_query
 from kg.store import Store
-from kg.store.oxigraph import OxigraphStore
-from kg.vocab import MESH
+from kg.vocab import MESH, SPARQL_PROLOGUE
+
+if TYPE_CHECKING:  # imported when a table is asked for as a DataFrame
+    import pandas
 
 __all__ = [
     "SCOPES",
@@ -83,12 +85,13 @@ SCOPES: Final[dict[tuple[str, str], str]] = {
 #: The variable each filter binds (``concept``: the name the queries' own parameter has, run alone).
 _VARIABLES: Final = {"condition": "concept", "intervention": "intervention"}
 _SCOPE_BLOCK: Final = re.compile(r"^[ \t]*# scope \{\n.*?^[ \t]*# \}\n", re.MULTILINE | re.DOTALL)
-_LABEL: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT ?preferred ?registry WHERE {
+_LABEL: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?preferred ?registry WHERE {
   OPTIONAL { ?concept skos:prefLabel ?preferred }
   OPTIONAL { ?concept kg:registryTerm ?registry }
 }"""
+)
 #: Enrollment histogram bins (lower bounds, inclusive): participants are spread over orders of magnitude.
 ENROLLMENT_BINS: Final = (0, 1, 11, 26, 51, 101, 251, 501, 1001, 5001)
 STOPPED_STATUSES: Final = ("TERMINATED", "WITHDRAWN")
@@ -191,6 +194,20 @@ class Landscape:
             "matrix": self.matrix,
             "stopped_reasons": self.stopped.reasons,
         }
+
+    def to_pandas(self, name: str) -> pandas.DataFrame:
+        """One of :meth:`tables` (``phase_status``, ``countries``, …) as a DataFrame, for analysts who pivot and plot.
+
+        >>> neoplasms = g.landscape(condition="D009369")
+        >>> neoplasms.to_pandas("phase_status").columns.tolist()
+        ['phase', 'status', 'trials']
+        """
+        import pandas
+
+        tables = self.tables()
+        if name not in tables:
+            raise KeyError(f"no landscape table {name!r}: one of {', '.join(tables)}")
+        return pandas.DataFrame(tables[name])
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -365,7 +382,7 @@ def landscape(
     Oxigraph stores, the queries elsewhere (a remote engine would be read whole to build it)."""
     started = time.perf_counter()
     scope = make_scope(store, condition, intervention)
-    use_index = isinstance(store, OxigraphStore) if fast is None else fast
+    use_index = store.scans_fast if fast is None else fast
     rows = index_rows(store, scope) if use_index else query_rows(store, scope)
     counted = rows["summary"][0]
     trials = int(counted["trials"] or 0)

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from kg.analysis.hierarchy import mesh_loaded
 from kg.analysis.saved_index import SavedIndex
 from kg.store import Store
-from kg.vocab import MESH
+from kg.vocab import MESH, SPARQL_PROLOGUE
 
 __all__ = ["LANDSCAPE_INDEX", "NO_YEAR", "LandscapeIndex", "Pairs", "build_landscape_index", "table_rows"]
 
@@ -47,22 +47,21 @@ NO_YEAR: Final = np.iinfo(np.int32).min
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int32]
 
-_PREFIX: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX schema: <https://schema.org/>
-"""
-_TRIALS: Final = _PREFIX + "SELECT ?s WHERE { ?s a schema:MedicalTrial }"
-_INTERVENTION_TYPES: Final = _PREFIX + "SELECT ?s ?o WHERE { ?s kg:intervention ?node . ?node kg:interventionType ?o }"
+_TRIALS: Final = SPARQL_PROLOGUE + "SELECT ?s WHERE { ?s a schema:MedicalTrial }"
+_INTERVENTION_TYPES: Final = (
+    SPARQL_PROLOGUE + "SELECT ?s ?o WHERE { ?s kg:intervention ?node . ?node kg:interventionType ?o }"
+)
 
 
 def _predicate(path: str) -> str:
-    return f"{_PREFIX}SELECT ?s ?o WHERE {{ ?s {path} ?o }}"
+    return f"{SPARQL_PROLOGUE}SELECT ?s ?o WHERE {{ ?s {path} ?o }}"
 
 
 def _labels_of(path: str, predicate: str) -> str:
     """``predicate`` of each distinct object of ``path`` (the lead sponsors' labels, the countries' labels)."""
-    return f"{_PREFIX}SELECT ?s ?o WHERE {{ {{ SELECT DISTINCT ?s WHERE {{ [] {path} ?s }} }} ?s {predicate} ?o }}"
+    return (
+        f"{SPARQL_PROLOGUE}SELECT ?s ?o WHERE {{ {{ SELECT DISTINCT ?s WHERE {{ [] {path} ?s }} }} ?s {predicate} ?o }}"
+    )
 
 
 def _after(text: str, marker: str) -> str:
@@ -378,12 +377,13 @@ _ENUMS: Final = "https://w3id.org/trialkg/vocab/status/"
 Rows = list[dict[str, Any]]
 
 
-_UNDER: Final = _PREFIX + "SELECT ?term WHERE { ?term kg:ancestor? ?concept }"
+_UNDER: Final = SPARQL_PROLOGUE + "SELECT ?term WHERE { ?term kg:ancestor? ?concept }"
 _WITH_ACTION: Final = (
-    _PREFIX + "SELECT DISTINCT ?term WHERE { ?action kg:ancestor? ?concept . ?term kg:pharmacologicalAction? ?action }"
+    SPARQL_PROLOGUE
+    + "SELECT DISTINCT ?term WHERE { ?action kg:ancestor? ?concept . ?term kg:pharmacologicalAction? ?action }"
 )
 _CHILDREN: Final = (
-    _PREFIX
+    SPARQL_PROLOGUE
     + """SELECT ?row ?preferred ?term WHERE {
   ?row skos:broader ?concept .
   OPTIONAL { ?row skos:prefLabel ?preferred }

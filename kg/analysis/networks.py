@@ -20,6 +20,7 @@ import networkx as nx
 
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.store import Store
+from kg.vocab import SPARQL_PROLOGUE
 
 __all__ = [
     "DEFAULT_MIN_IC",
@@ -44,13 +45,8 @@ UNKNOWN_DEPTH: Final = -1
 
 _TRIAL_PREFIX: Final = "https://clinicaltrials.gov/study/"
 _MESH_PREFIX: Final = "http://id.nlm.nih.gov/mesh/"
-_PROLOGUE: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-PREFIX schema: <https://schema.org/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-"""
 _TRIALS: Final = (
-    _PROLOGUE
+    SPARQL_PROLOGUE
     + """SELECT ?nct (SAMPLE(?name) AS ?title) (SAMPLE(?official) AS ?official_title) (SAMPLE(?st) AS ?status)
        (GROUP_CONCAT(DISTINCT STR(?ph); separator=" ") AS ?phases) (SAMPLE(?syn) AS ?synthetic)
 WHERE {
@@ -63,21 +59,21 @@ WHERE {
 } GROUP BY ?nct"""
 )
 _TERMS: Final = (
-    _PROLOGUE
+    SPARQL_PROLOGUE
     + """SELECT ?trial ?role ?concept WHERE {
   VALUES (?p ?role) { (kg:conditionMesh "condition") (kg:interventionMesh "intervention") }
   ?trial ?p ?concept
 }"""
 )
 _REGISTRY_ANCESTORS: Final = (
-    _PROLOGUE
+    SPARQL_PROLOGUE
     + """SELECT ?trial ?role ?concept WHERE {
   VALUES (?p ?role) { (kg:registryConditionAncestor "condition") (kg:registryInterventionAncestor "intervention") }
   ?trial ?p ?concept
 }"""
 )
 _LOADED_ANCESTORS: Final = (
-    _PROLOGUE
+    SPARQL_PROLOGUE
     + """SELECT DISTINCT ?term ?ancestor WHERE {
   VALUES ?p { kg:conditionMesh kg:interventionMesh }  # 50x faster in Oxigraph than the path kg:a|kg:b
   ?trial ?p ?term . ?term kg:ancestor ?ancestor

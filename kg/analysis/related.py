@@ -46,13 +46,11 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-import random
 import time
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any, Final
 
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
@@ -60,6 +58,7 @@ from kg.analysis.saved_index import SavedIndex
 from kg.identifiers import is_nct_id
 from kg.queries import QueryError
 from kg.store import Store
+from kg.vocab import SPARQL_PROLOGUE
 
 __all__ = [
     "FEATURES",
@@ -70,10 +69,6 @@ __all__ = [
     "RelatedIndex",
     "SharedConcept",
     "build_index",
-    "index_path",
-    "load_index",
-    "naive_related",
-    "neighbour_quality",
     "rank",
     "related",
 ]
@@ -100,13 +95,8 @@ MESH_SOURCE: Final = "MeSH vocabulary (loaded)"
 REGISTRY_SOURCE: Final = "the registry's derived ancestor lists (no MeSH file loaded)"
 _FORMAT: Final = 1
 
-_PREFIX: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX schema: <https://schema.org/>
-"""
 _TRIALS: Final = (
-    _PREFIX
+    SPARQL_PROLOGUE
     + """SELECT ?trial ?title ?start ?end WHERE {
   ?trial a schema:MedicalTrial .
   OPTIONAL { ?trial schema:name ?title }
@@ -117,14 +107,14 @@ _TRIALS: Final = (
 #: Concepts without information content are left out by number (``_read_terms``), not by a join here: the join
 #: made this read, the largest of the index, take 1.75 times as long.
 _TERMS: Final = (
-    _PREFIX
+    SPARQL_PROLOGUE
     + """SELECT ?trial ?p ?concept WHERE {
   VALUES ?p { kg:conditionMesh kg:interventionMesh kg:registryConditionAncestor kg:registryInterventionAncestor }
   ?trial ?p ?concept
 }"""
 )
 _MESH_ANCESTORS: Final = (
-    _PREFIX
+    SPARQL_PROLOGUE
     + """SELECT DISTINCT ?concept ?ancestor WHERE {
   ?concept kg:informationContent ?ic .
   ?concept kg:ancestor|kg:pharmacologicalAction|(kg:pharmacologicalAction/kg:ancestor) ?ancestor .
@@ -373,7 +363,7 @@ def _read_feature(store: Store, feature: Feature, trials: dict[str, int]) -> Val
     number: dict[str, int] = {}  # value IRI → first-seen number (values renumbered by IRI below)
     labels: list[str] = []
     query = (
-        f"{_PREFIX}SELECT ?trial ?value ?label "
+        f"{SPARQL_PROLOGUE}SELECT ?trial ?value ?label "
         f"WHERE {{ ?trial {feature.path} ?value . OPTIONAL {{ ?value rdfs:label ?label }} }}"
     )
     for trial_iri, value, found in store.solutions(query, "trial", "value", "label"):
@@ -472,16 +462,6 @@ def build_index(store: Store) -> RelatedIndex:
 
 #: Saved beside an on-disk store as ``PATH.related.pickle``, held per open store (see :mod:`kg.analysis.saved_index`).
 RELATED_INDEX: Final = SavedIndex("related", RelatedIndex, _FORMAT, build_index)
-
-
-def index_path(spec: str) -> Path | None:
-    """``PATH.related.pickle`` beside an on-disk Oxigraph store; ``None`` for other stores."""
-    return RELATED_INDEX.path(spec)
-
-
-def load_index(store: Store) -> RelatedIndex:
-    """The store's index: read from beside an on-disk store when current, else built (and saved there)."""
-    return RELATED_INDEX.load(store)
 
 
 # --- querying ---------------------------------------------------------------------------------------------------
@@ -611,57 +591,4 @@ def related(store: Store, nct_id: str, top: int = 20) -> list[Neighbour]:
     """The ``top`` trials most related to ``nct_id``, best first, each with its explanation."""
     if top < 1:
         raise QueryError(f"--top must be at least 1, not {top}")
-    return rank(load_index(store), nct_id, top)
-
-
-# --- evaluation -------------------------------------------------------------------------------------------------
-
-
-def naive_related(index: RelatedIndex, nct_id: str, top: int = 10) -> list[str]:
-    """Baseline: trials by the number of shared MeSH terms, no weighting, no ancestors."""
-    query = index.trial(nct_id)
-    mine = [set(index.terms[role][query]) for role in ROLES]
-    counts = [
-        (sum(len(m.intersection(index.terms[role][other])) for m, role in zip(mine, ROLES, strict=True)), other)
-        for other in range(len(index.ncts))
-        if other != query
-    ]
-    best = heapq.nlargest(top, counts, key=lambda item: (item[0], -item[1]))
-    return [index.ncts[other] for count, other in best if count > 0]
-
-
-def _condition_match(index: RelatedIndex, query: int, other: int, min_depth: int) -> bool:
-    """The two share a condition term, or a condition ancestor at depth ``min_depth`` or deeper."""
-    if set(index.terms["condition"][query]).intersection(index.terms["condition"][other]):
-        return True
-    shared = set(index.closures["condition"][query]).intersection(index.closures["condition"][other])
-    return any(index.depths[c] >= min_depth for c in shared)
-
-
-def neighbour_quality(
-    index: RelatedIndex, *, k: int = 10, min_depth: int = 3, sample: int | None = None, seed: int = 0
-) -> dict[str, float]:
-    """Share of the top-``k`` neighbours sharing a condition term or a specific (depth ≥ ``min_depth``) condition
-    ancestor with trials that have condition terms: this engine, the naive baseline and random trials.
-
-    ``NAME`` is per slot (an empty slot, when a method finds fewer than ``k`` trials, counts as a miss: precision at
-    ``k``); ``NAME_returned`` is per neighbour actually returned."""
-    rng = random.Random(seed)
-    queries = [t for t in range(len(index.ncts)) if len(index.terms["condition"][t])]
-    if sample is not None and sample < len(queries):
-        queries = rng.sample(queries, sample)
-    methods: dict[str, Callable[[int], Sequence[str]]] = {
-        "engine": lambda q: [n.nct_id for n in rank(index, index.ncts[q], k)],
-        "naive": lambda q: naive_related(index, index.ncts[q], k),
-        "random": lambda q: [index.ncts[t] for t in rng.sample(range(len(index.ncts)), k + 1) if t != q][:k],
-    }
-    figures: dict[str, float] = {"queries": float(len(queries))}
-    for name, method in methods.items():
-        hits = total = 0
-        for query in queries:
-            found = method(query)
-            hits += sum(_condition_match(index, query, index.position[nct], min_depth) for nct in found)
-            total += len(found)
-        figures[name] = hits / (k * len(queries)) if queries else 0.0
-        figures[f"{name}_returned"] = hits / total if total else 0.0
-    return figures
+    return rank(RELATED_INDEX.load(store), nct_id, top)

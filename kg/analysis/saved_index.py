@@ -16,20 +16,24 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
-from kg.store import Store, default_spec, open_store
+from kg.atomic import replacing
+from kg.graphs import BUILD, MESH_SCHEME
+from kg.store import Store
+from kg.vocab import SPARQL_PROLOGUE
 
-__all__ = ["SavedIndex", "refresh_saved_indexes"]
+__all__ = ["SavedIndex"]
 
 logger = logging.getLogger(__name__)
 
-_FINGERPRINT: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-SELECT ?started ?mesh WHERE {
-  OPTIONAL { <https://w3id.org/trialkg/id/build> prov:startedAtTime ?started }
-  OPTIONAL { <https://w3id.org/trialkg/id/mesh/scheme> kg:meshVersion ?mesh }
-}"""
+_FINGERPRINT: Final = (
+    SPARQL_PROLOGUE
+    + f"""SELECT ?started ?mesh WHERE {{
+  OPTIONAL {{ {BUILD} prov:startedAtTime ?started }}
+  OPTIONAL {{ {MESH_SCHEME} kg:meshVersion ?mesh }}
+}}"""
+)
 
 
 class Fingerprinted(Protocol):
@@ -64,10 +68,8 @@ class SavedIndex(Generic[Index]):
         return f"{self.version}|{row.get('started')}|{row.get('mesh')}"
 
     def save(self, index: Index, path: Path) -> None:
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as out:
+        with replacing(path) as partial, partial.open("wb") as out:
             pickle.dump(index, out, protocol=pickle.HIGHEST_PROTOCOL)
-        partial.replace(path)
 
     def read_saved(self, path: Path, expected: str) -> Index | None:
         """The index saved at ``path`` if it is one of this kind with the ``expected`` fingerprint."""
@@ -107,28 +109,3 @@ class SavedIndex(Generic[Index]):
         path = self.path(store.spec)
         if path is not None and (path.is_file() or not only_if_saved):
             self.save(self.build(store), path)
-
-
-def _kinds() -> list[SavedIndex[Any]]:
-    """Every saved index (imported here, not at the top: their modules import this one)."""
-    from kg.analysis.health import PEER_GROUPS
-    from kg.analysis.landscape_index import LANDSCAPE_INDEX
-    from kg.analysis.related import RELATED_INDEX
-
-    return [RELATED_INDEX, LANDSCAPE_INDEX, PEER_GROUPS]
-
-
-def refresh_saved_indexes(target: str | Store | None) -> None:
-    """Rebuild every saved index after a build (``target`` is the store spec, ``None`` for the default) or a MeSH
-    load (``target`` is the open store; rebuilt only where an index was saved before, so a build's staging store
-    gets none)."""
-    if isinstance(target, Store):
-        for kind in _kinds():
-            kind.refresh(target, only_if_saved=True)
-        return
-    spec = target or default_spec()
-    kinds = [kind for kind in _kinds() if kind.path(spec) is not None]
-    if kinds:
-        with open_store(spec, read_only=True) as store:
-            for kind in kinds:
-                kind.refresh(store, only_if_saved=False)

@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from kg.store import Store
+from kg.vocab import SPARQL_PROLOGUE
 
 __all__ = ["graph_stats"]
 
-_PROLOGUE = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-PREFIX schema: <https://schema.org/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-"""
 _NODE_TYPES = (
-    _PROLOGUE
+    SPARQL_PROLOGUE
     + """
 SELECT ?type (COUNT(DISTINCT ?node) AS ?n) WHERE {
   VALUES ?type { schema:MedicalTrial kg:Condition kg:Intervention schema:Organization kg:Site schema:Country
@@ -21,9 +18,9 @@ SELECT ?type (COUNT(DISTINCT ?node) AS ?n) WHERE {
   ?node a ?type
 } GROUP BY ?type"""
 )
-_VERSIONS = _PROLOGUE + "SELECT ?version (COUNT(?t) AS ?n) WHERE { ?t kg:dataVersion ?version } GROUP BY ?version"
+_VERSIONS = SPARQL_PROLOGUE + "SELECT ?version (COUNT(?t) AS ?n) WHERE { ?t kg:dataVersion ?version } GROUP BY ?version"
 _BUILD = (
-    _PROLOGUE
+    SPARQL_PROLOGUE
     + """
 SELECT ?trials ?records ?skipped ?duplicates ?warnings ?started ?ended WHERE {
   ?b a kg:Build ; kg:trialCount ?trials ; kg:recordCount ?records ; kg:skippedCount ?skipped ;
@@ -31,10 +28,10 @@ SELECT ?trials ?records ?skipped ?duplicates ?warnings ?started ?ended WHERE {
   OPTIONAL { ?b <http://www.w3.org/ns/prov#startedAtTime> ?started ; <http://www.w3.org/ns/prov#endedAtTime> ?ended }
 }"""
 )
-_PROBLEMS = _PROLOGUE + "SELECT ?problem WHERE { ?b a kg:Build ; kg:problem ?problem }"
-_SYNTHETIC = _PROLOGUE + "SELECT (COUNT(?t) AS ?n) WHERE { ?t kg:synthetic true }"
+_PROBLEMS = SPARQL_PROLOGUE + "SELECT ?problem WHERE { ?b a kg:Build ; kg:problem ?problem }"
+_SYNTHETIC = SPARQL_PROLOGUE + "SELECT (COUNT(?t) AS ?n) WHERE { ?t kg:synthetic true }"
 _MESH = (
-    _PROLOGUE
+    SPARQL_PROLOGUE
     + """
 SELECT ?version (COUNT(?d) AS ?descriptors) WHERE {
   ?scheme kg:meshVersion ?version . ?d a kg:MeshDescriptor

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
+from kg.analysis.health import health_score
 from kg.analysis.hierarchy import trial_hierarchy
 from kg.queries import QueryError, run
 from kg.store import Store
 
-__all__ = ["trial_summary"]
+__all__ = ["trial_json", "trial_summary"]
 
 
 def trial_summary(store: Store, nct_id: str) -> dict[str, Any]:
@@ -30,3 +32,11 @@ def trial_summary(store: Store, nct_id: str) -> dict[str, Any]:
     summary["mesh"] = dict(mesh)
     summary["hierarchy"] = trial_hierarchy(store, nct_id)
     return summary
+
+
+def trial_json(store: Store, nct_id: str, *, as_of: date | None = None) -> dict[str, Any]:
+    """The summary with the health score and timeline on ``as_of`` (default: today): what ``kg trial --format json``
+    prints and ``Graph.trial`` returns, so both always agree."""
+    summary = trial_summary(store, nct_id)
+    health = health_score(store, nct_id, as_of=as_of)
+    return {**summary, "health": health.to_json(), "timeline": health.timeline.to_json()}

@@ -12,7 +12,7 @@ import typer
 
 from kg.cli.output import Format
 
-__all__ = ["FormatOption", "StoreOption", "app"]
+__all__ = ["FormatOption", "NctIdArgument", "StoreOption", "app"]
 
 app = typer.Typer(
     name="kg",
@@ -34,3 +34,22 @@ StoreOption = Annotated[
     ),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+NctIdArgument = Annotated[str, typer.Argument(help="NCT id, e.g. NCT07232407.", show_default=False)]
+
+
+def _print_version(value: bool) -> None:
+    """Eager, so ``kg --version`` answers before any command (or the missing one) is looked at."""
+    if value:
+        from kg._version import __version__
+
+        typer.echo(f"kg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Options given before the command (``kg --version``)."""

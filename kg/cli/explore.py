@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kg.cli.app import StoreOption, app
+from kg.cli.app import NctIdArgument, StoreOption, app
 from kg.cli.output import console
 
 __all__ = ["explore"]
@@ -15,7 +15,7 @@ __all__ = ["explore"]
 
 @app.command()
 def explore(
-    nct_id: Annotated[str, typer.Argument(help="NCT id, e.g. NCT07232407.", show_default=False)],
+    nct_id: NctIdArgument,
     output: Annotated[
         Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
         typer.Option(
@@ -29,14 +29,11 @@ def explore(
     """Write the explorer page: the trial, its conditions, interventions and MeSH chains, and its related trials;
     click a node for details, expand it, search, export PNG. One file, no network needed to open it."""
     from kg.store import open_store
-    from kg.views.explorer import render_explorer
+    from kg.views.explorer import write_explorer
 
     nct = nct_id.strip().upper()
     with open_store(store, read_only=True) as opened:
-        page = render_explorer(opened, nct, depth=depth, top=top)
-    path = output or Path(f"{nct}-explorer.html")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+        path = write_explorer(opened, nct, output or Path(f"{nct}-explorer.html"), depth=depth, top=top)
     console.print(
-        f"Explorer for {nct} written to {path.resolve()} ({len(page.encode()) / 1024:,.0f} KiB)", markup=False
+        f"Explorer for {nct} written to {path.resolve()} ({path.stat().st_size / 1024:,.0f} KiB)", markup=False
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kg.cli.app import FormatOption, StoreOption, app
+from kg.cli.app import FormatOption, NctIdArgument, StoreOption, app
 from kg.cli.output import Format, errors, print_json
 
 __all__ = ["trial"]
@@ -16,7 +16,7 @@ __all__ = ["trial"]
 
 @app.command()
 def trial(
-    nct_id: Annotated[str, typer.Argument(help="NCT id, e.g. NCT07232407.", show_default=False)],
+    nct_id: NctIdArgument,
     as_of: Annotated[
         Optional[datetime],  # noqa: UP045 - typer needs Optional on Python 3.10
         typer.Option(
@@ -35,7 +35,7 @@ def trial(
 ) -> None:
     """One trial: summary, health score, timeline, MeSH hierarchies (and with --html every section of the page)."""
     from kg.analysis.health import health_score
-    from kg.analysis.trial import trial_summary
+    from kg.analysis.trial import trial_json, trial_summary
     from kg.store import open_store
 
     day = as_of.date() if as_of else None
@@ -46,11 +46,11 @@ def trial(
             write_trial_page(opened, nct_id, html, as_of=day)
             errors.print(f"Wrote {html} ({html.stat().st_size:,} bytes)", markup=False)
             return
+        if fmt is Format.json:
+            print_json(trial_json(opened, nct_id, as_of=day))
+            return
         summary = trial_summary(opened, nct_id)
         health = health_score(opened, nct_id, as_of=day)
-    if fmt is Format.json:
-        print_json({**summary, "health": health.to_json(), "timeline": health.timeline.to_json()})
-        return
     from kg.cli.trial_view import print_trial
 
     print_trial(summary, health)

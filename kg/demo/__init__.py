@@ -7,7 +7,8 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from kg.demo.synthetic import DEFAULT_SEED, RawStudy, synthetic_studies
+from kg.ctgov.mapping import RawStudy
+from kg.demo.synthetic import DEFAULT_SEED, synthetic_studies
 
 __all__ = ["SEED_NCT", "demo_mesh_file", "seed_study", "synthetic_studies", "write_demo_corpus"]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from kg.identifiers import normalize_mesh_id
-from kg.mesh_mapping import MeshIndex
-from kg.sources.mesh import iter_mesh_file
+from kg.mesh.files import iter_mesh_file
+from kg.mesh.mapping import MeshIndex
 
 __all__ = [
     "CONDITIONS",

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
+from kg.atomic import replacing
+from kg.ctgov.mapping import RawStudy
 from kg.demo import demo_mesh_file
 from kg.demo.make_vocabulary import registry_id, tree_ancestors
 from kg.demo.places import COUNTRIES, SPONSOR_CLASS_WEIGHTS, SPONSORS
@@ -31,14 +33,13 @@ from kg.demo.synthetic import (
     MAX_STUDIES,
     Catalog,
     Concept,
-    RawStudy,
     Sponsor,
     stream_studies,
 )
 from kg.demo.tables import FAMILY_BY_AREA, PHASED_TYPES
 from kg.demo.weighted import Weighted, skewed
-from kg.mesh_mapping import MeshIndex
-from kg.sources.mesh import iter_mesh_file, iter_trees
+from kg.mesh.files import iter_mesh_file, iter_trees
+from kg.mesh.mapping import MeshIndex
 
 __all__ = [
     "GENERATOR",
@@ -288,13 +289,11 @@ def write_registry(
         if not batch:
             break
         path = directory / SHARD_PATTERN.format(shard)
-        partial = path.with_name(path.name + ".partial")
-        with gzip.open(partial, "wt", encoding="utf-8", compresslevel=COMPRESSION) as out:
+        with replacing(path) as partial, gzip.open(partial, "wt", encoding="utf-8", compresslevel=COMPRESSION) as out:
             for study in batch:
                 out.write(json.dumps(study, ensure_ascii=False) + "\n")
                 if on_study is not None:
                     on_study()
-        partial.replace(path)
         paths.append(path)
     logger.info("wrote %d synthetic studies in %d shard(s) to %s", n, len(paths), directory)
     return paths

@@ -26,6 +26,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Final
 
+from kg.ctgov.mapping import RawStudy
 from kg.demo.places import (
     COUNTRIES,
     FACILITY_KINDS,
@@ -88,7 +89,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RawStudy = dict[str, Any]
 
 DEFAULT_SEED: Final[int] = 20251114
 REFERENCE_DATE: Final[date] = date(2026, 1, 15)  # "today" for statuses, fixed so output never depends on the clock

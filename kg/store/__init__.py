@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+from kg.config import default_spec
 from kg.store.base import QueryResult, Store, StoreError, Value, query_form
 
 __all__ = [
@@ -19,9 +19,8 @@ __all__ = [
     "Store",
     "StoreError",
     "Value",
-    "default_spec",
     "fresh_store",
-    "kg_home",
+    "in_memory",
     "open_store",
     "query_form",
 ]
@@ -30,16 +29,6 @@ logger = logging.getLogger(__name__)
 
 _PREVIOUS: Final = ".previous"
 _BUILDING: Final = ".building-"
-
-
-def kg_home() -> Path:
-    """The data directory: ``$KG_HOME``, else ``~/.local/share/kg``."""
-    return Path(os.environ.get("KG_HOME") or Path.home() / ".local" / "share" / "kg")
-
-
-def default_spec() -> str:
-    """``$KG_STORE`` if set, else the on-disk Oxigraph store under :func:`kg_home`."""
-    return os.environ.get("KG_STORE") or f"oxigraph:{kg_home() / 'store'}"
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -51,8 +40,10 @@ def _split(spec: str) -> tuple[str, str]:
     return kind, rest
 
 
-def open_store(spec: str | None = None, *, read_only: bool = False) -> Store:
-    """Open an existing store for querying (or an empty in-memory one)."""
+def open_store(spec: str | None = None, *, read_only: bool = False, create: bool = False) -> Store:
+    """Open an existing store for querying (or an empty in-memory one). ``create``: an on-disk store that does not
+    exist yet starts empty instead of failing (``kg mesh load`` into a new data home); queries keep refusing, so a
+    mistyped path is never taken for an empty graph."""
     kind, rest = _split(spec or default_spec())
     if kind == "memory":
         from kg.store.memory import MemoryStore
@@ -69,7 +60,9 @@ def open_store(spec: str | None = None, *, read_only: bool = False) -> Store:
     path = Path(rest).expanduser()
     _recover(path)
     if not path.exists():
-        raise StoreError(f"no store at {path}: build one first (kg build PATH... or kg demo)")
+        if not create:
+            raise StoreError(f"no store at {path}: build one first (kg build PATH... or kg demo)")
+        path.parent.mkdir(parents=True, exist_ok=True)
     return OxigraphStore(path, read_only=read_only)
 
 
@@ -81,6 +74,13 @@ def _recover(path: Path) -> None:
         previous.rename(path)
 
 
+def in_memory(spec: str | None) -> bool:
+    """Whether ``spec`` names a store that lives only in this process (``oxigraph:``, ``memory:``): a build fills it
+    in place, with nothing to swap, and it is gone once closed."""
+    kind, rest = _split(spec or default_spec())
+    return kind == "memory" or (kind == "oxigraph" and not rest)
+
+
 @contextlib.contextmanager
 def fresh_store(spec: str | None = None) -> Iterator[Store]:
     """A new, empty store to build into; it replaces the store named by ``spec`` only on success.
@@ -88,11 +88,11 @@ def fresh_store(spec: str | None = None) -> Iterator[Store]:
     On any exception (Ctrl-C included) the half-built store is deleted and the previous one is untouched.
     A remote endpoint is staged in a local temporary store, then published trial graph by trial graph.
     """
-    kind, rest = _split(spec or default_spec())
-    if kind == "memory" or (kind == "oxigraph" and not rest):
+    if in_memory(spec):
         with open_store(spec) as store:
             yield store
         return
+    kind, rest = _split(spec or default_spec())
     if kind == "sparql":
         yield from _fresh_remote(rest)
         return

@@ -8,7 +8,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Final, TypeAlias
 
-if TYPE_CHECKING:  # pyoxigraph is imported by the backends; `kg --help` must not pay for it
+from kg.errors import KgError
+
+if TYPE_CHECKING:  # pyoxigraph is imported by the backends, pandas on demand; `kg --help` must not pay for them
+    import pandas
     from pyoxigraph import Literal, NamedNode, Quad, QueryBoolean, QuerySolutions, Triple
 
 __all__ = [
@@ -59,7 +62,7 @@ _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 _FORM = re.compile(r"^\s*(?:(?:#[^\n]*|PREFIX\s+\S*\s*<[^>]*>|BASE\s*<[^>]*>)\s*)*(\w+)", re.IGNORECASE)
 
 
-class StoreError(RuntimeError):
+class StoreError(KgError, RuntimeError):
     """A store could not be opened, read or written; the message says which and why."""
 
 
@@ -72,6 +75,16 @@ class QueryResult:
 
     def column(self, name: str) -> list[Value]:
         return [row.get(name) for row in self.rows]
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The rows as a DataFrame with one column per variable, in the query's order (also when there is no row).
+
+        >>> QueryResult(["nct", "trials"], [{"nct": "NCT07232407", "trials": 3}]).to_pandas().shape
+        (1, 2)
+        """
+        import pandas
+
+        return pandas.DataFrame(self.rows, columns=self.variables)
 
 
 def python_value(kind: str, lexical: str, datatype: str | None) -> Value:
@@ -119,6 +132,17 @@ class Store(ABC):
     """
 
     spec: str
+    #: Whole-predicate reads are fast enough to build in-process indexes from (the landscape fact table): true of
+    #: embedded Oxigraph, not of a remote engine, which would be read whole over HTTP.
+    scans_fast: bool = False
+    #: Loads can run in a background thread while the caller maps the next batch (an on-disk Oxigraph store).
+    loads_in_background: bool = False
+
+    def load_nquads(self, data: bytes) -> None:
+        """Load a batch of N-Quads (a build's bulk path); backends with a faster parser override it."""
+        from pyoxigraph import RdfFormat, parse
+
+        self.add(parse(data, format=RdfFormat.N_QUADS))
 
     @abstractmethod
     def add(self, quads: Iterable[Quad]) -> None:

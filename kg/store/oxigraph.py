@@ -40,8 +40,11 @@ def term_value(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None
 class OxigraphStore(Store):
     """pyoxigraph ``Store``; ``path=None`` keeps it in memory."""
 
+    scans_fast = True
+
     def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
         self.path = path
+        self.loads_in_background = path is not None  # bulk_load on disk; in memory a load is too quick to overlap
         self.read_only = read_only
         self.spec = f"oxigraph:{path}" if path else "oxigraph:"
         try:
@@ -54,6 +57,14 @@ class OxigraphStore(Store):
         except OSError as error:
             hint = " (another kg process, e.g. `kg serve`, may hold it open)" if "lock" in str(error).lower() else ""
             raise StoreError(f"cannot open the Oxigraph store at {path}: {error}{hint}") from None
+
+    def load_nquads(self, data: bytes) -> None:
+        """Oxigraph's own parser; on disk its bulk loader (no transaction: the build's staging store is discarded
+        whole if the build fails)."""
+        if self.path is None:
+            self.inner.load(data, format=ox.RdfFormat.N_QUADS, lenient=True)
+        else:
+            self.inner.bulk_load(data, format=ox.RdfFormat.N_QUADS, lenient=True)
 
     def add(self, quads: Iterable[ox.Quad]) -> None:
         if self.path is None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, Final
@@ -29,6 +28,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 from urllib3.util.retry import Retry
 
+from kg.config import remote_settings
 from kg.store.base import (
     Bindings,
     QueryResult,
@@ -103,17 +103,13 @@ class RemoteStore(Store):
         """Options from ``KG_SPARQL_UPDATE_URL``, ``KG_SPARQL_GRAPH_STORE_URL``, ``KG_SPARQL_LOAD`` and
         ``KG_SPARQL_USER``/``KG_SPARQL_PASSWORD`` (``KG_SPARQL_AUTH=digest`` for Virtuoso's ``-auth`` endpoints):
         credentials stay out of store specs, logs and saved settings."""
-        env = os.environ
+        settings = remote_settings()
         auth: AuthBase | None = None
-        if env.get("KG_SPARQL_USER"):
-            kind = HTTPDigestAuth if env.get("KG_SPARQL_AUTH", "basic").lower() == "digest" else HTTPBasicAuth
-            auth = kind(env["KG_SPARQL_USER"], env.get("KG_SPARQL_PASSWORD", ""))
+        if settings.user:
+            kind = HTTPDigestAuth if settings.digest else HTTPBasicAuth
+            auth = kind(settings.user, settings.password)
         return cls(
-            query_url,
-            env.get("KG_SPARQL_UPDATE_URL") or None,
-            graph_store_url=env.get("KG_SPARQL_GRAPH_STORE_URL") or None,
-            load=env.get("KG_SPARQL_LOAD") or "update",
-            auth=auth,
+            query_url, settings.update_url, graph_store_url=settings.graph_store_url, load=settings.load, auth=auth
         )
 
     # --- protocol -------------------------------------------------------------------------------

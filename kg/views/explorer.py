@@ -14,15 +14,25 @@ import json
 import logging
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Final
 
-from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from kg.atomic import write_atomic
 from kg.store import Store
 from kg.views.explorer_data import GROUPS, expand, explorer_data
+from kg.views.jinja import environment
 
-__all__ = ["GROUP_STYLES", "expand", "explorer_data", "render_explorer", "render_page", "script_json"]
+__all__ = [
+    "GROUP_STYLES",
+    "expand",
+    "explorer_data",
+    "render_explorer",
+    "render_page",
+    "script_json",
+    "write_explorer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +58,6 @@ def script_json(value: Any) -> Markup:
     for raw, escaped in _ESCAPES:
         text = text.replace(raw, escaped)
     return Markup(text)  # escaped above; a script element's content is not HTML
-
-
-@cache
-def _environment() -> Environment:
-    return Environment(loader=PackageLoader("kg.views", "templates"), autoescape=True, keep_trailing_newline=True)
 
 
 @cache
@@ -89,7 +94,7 @@ def render_page(data: dict[str, Any], *, api_base: str | None = None) -> str:
     vis_js = _script(*VIS_NETWORK)
     explorer_js = _script("kg.views", "static/explorer.js")
     return (
-        _environment()
+        environment()
         .get_template("explorer.html.j2")
         .render(
             centre_id=data["centre"],
@@ -109,3 +114,10 @@ def render_page(data: dict[str, Any], *, api_base: str | None = None) -> str:
 def render_explorer(store: Store, nct_id: str, *, depth: int = 2, top: int = 10, api_base: str | None = None) -> str:
     """The whole self-contained explorer page for a trial (see :func:`explorer_data` for what it embeds)."""
     return render_page(explorer_data(store, nct_id, depth=depth, top=top), api_base=api_base)
+
+
+def write_explorer(store: Store, nct_id: str, path: Path, *, depth: int = 2, top: int = 10) -> Path:
+    """Write the explorer page of a trial whole to ``path`` (its folder created if needed) and return ``path``."""
+    page = render_explorer(store, nct_id, depth=depth, top=top)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_atomic(path, page)

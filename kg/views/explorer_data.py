@@ -20,12 +20,12 @@ from pyoxigraph import NamedNode
 
 from kg.analysis.health import summary_health
 from kg.analysis.hierarchy import mesh_loaded, trial_hierarchy
-from kg.analysis.related import Neighbour, RelatedIndex, load_index, rank
+from kg.analysis.related import RELATED_INDEX, Neighbour, RelatedIndex, rank
 from kg.analysis.trial import trial_summary
 from kg.identifiers import is_nct_id, normalize_mesh_id, slug
 from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
-from kg.vocab import CTGOV_STUDY, DATA, MESH
+from kg.vocab import CTGOV_STUDY, DATA, MESH, SPARQL_PROLOGUE
 
 __all__ = ["GROUPS", "Graph", "Node", "canonical_id", "expand", "explorer_data", "node_kind"]
 
@@ -51,14 +51,8 @@ _WRITTEN: Final = ("condition/", "intervention/")
 _LABEL_CHARS: Final = 40
 
 # Each query reads one kind of fact for many subjects at once (``?concept`` or ``?node`` bound by select_many).
-_PREFIX: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-PREFIX schema: <https://schema.org/>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-"""
 _CONCEPT: Final = (
-    _PREFIX
+    SPARQL_PROLOGUE
     + """SELECT ?concept ?type ?label ?registry ?tree ?depth ?trials ?ic ?as_condition WHERE {
   OPTIONAL { ?concept a ?type }
   OPTIONAL { ?concept skos:prefLabel ?label }
@@ -71,7 +65,7 @@ _CONCEPT: Final = (
 }"""
 )
 _PARENTS: Final = (
-    _PREFIX
+    SPARQL_PROLOGUE
     + """SELECT DISTINCT ?concept ?relation ?parent WHERE {
   { ?concept skos:broader ?parent . BIND("broader" AS ?relation) }
   UNION { ?concept kg:pharmacologicalAction ?parent . BIND("pharmacological action" AS ?relation) }
@@ -80,7 +74,7 @@ _PARENTS: Final = (
 }"""
 )
 _WRITTEN_NODE: Final = (
-    _PREFIX
+    SPARQL_PROLOGUE
     + """SELECT ?node ?label ?type ?nct WHERE {
   ?node rdfs:label ?label .
   OPTIONAL { ?node kg:interventionType/skos:notation ?type }
@@ -121,7 +115,21 @@ def canonical_id(node_id: str) -> str:
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1].rstrip() + "…"
+    """One line of at most ``_LABEL_CHARS``, cut after a whole word where one ends past the middle (record text may
+    hold line breaks, which would stack on the canvas)."""
+    text = " ".join(text.split())
+    if len(text) <= _LABEL_CHARS:
+        return text
+    head = text[:_LABEL_CHARS]  # a space at its end still closes a whole word
+    space = head.rfind(" ")
+    return (head[:space] if space > _LABEL_CHARS // 2 else head[:-1]).rstrip(" ,;:") + "…"
+
+
+def _trial_label(nct: str, title: str | None, acronym: str | None) -> str:
+    """The NCT id over a short name, the acronym if the record has one (what people call the trial) or the title's
+    start: a row of bare NCT ids says nothing at a glance."""
+    name = acronym or title
+    return f"{nct}\n{_short(name)}" if name else nct
 
 
 def _text(value: object) -> str | None:
@@ -300,7 +308,8 @@ class _Reader:
             "health": self._health[nct],
             "url": f"{CTGOV_STUDY.iri}{nct}",
         }
-        return {"id": nct, "kind": "trial", "group": "trial", "label": nct, "name": title or nct, "facts": facts}
+        label = _trial_label(nct, title, _text(row["acronym"]))
+        return {"id": nct, "kind": "trial", "group": "trial", "label": label, "name": title or nct, "facts": facts}
 
     def _term_labels(self, terms: Rows, role: str) -> list[str]:
         return sorted({self.node(str(t["mesh_id"]), role=role)["name"] for t in terms if t["role"] == role})
@@ -354,7 +363,7 @@ class _Reader:
     def related(self, nct: str) -> list[Neighbour]:
         if nct not in self._related:
             if self._index is None:
-                self._index = load_index(self.store)
+                self._index = RELATED_INDEX.load(self.store)
             self._related[nct] = _ranked(self.store, self._index, nct, self.top)
         return self._related[nct]
 

@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-import jinja2
 import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from kg.analysis.landscape import Landscape
+from kg.views.jinja import environment
 from kg.vocab import ENUMERATIONS
 
 __all__ = ["render_report", "write_csvs", "write_report"]
@@ -159,15 +159,9 @@ def _figures(result: Landscape) -> dict[str, Markup]:
     return {name: _html(figure, f"figure-{name}") for name, figure in figures.items()}
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("kg.views", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
-    )
-
-
 def render_report(result: Landscape, *, store: str = "", generated: str | None = None) -> str:
     """The report page as one string: plotly.js inlined once in the head, no external resource."""
-    template = _environment().get_template("landscape.html.j2")
+    template = environment().get_template("landscape.html.j2")
     return template.render(
         landscape=result,
         scope=result.scope,

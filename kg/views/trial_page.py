@@ -14,18 +14,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from kg.analysis.health import Health, health_score, phase_label
 from kg.analysis.related import related
 from kg.analysis.timeline import DAYS_PER_MONTH, parse_date, round_half_up
 from kg.analysis.trial import trial_summary
+from kg.atomic import write_atomic
 from kg.queries import run
 from kg.store import Store
 from kg.views.explorer import render_explorer
+from kg.views.jinja import environment
 from kg.vocab import ENUMERATIONS
 
-__all__ = ["render_trial_page", "trial_page_data", "write_trial_page"]
+__all__ = ["render_trial_page", "trial_explorer", "trial_page_data", "write_trial_page"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,17 @@ RELATED_TOP: Final = 10
 EXPLORER_DEPTH: Final = 2
 
 
-def trial_page_data(store: Store, nct_id: str, *, as_of: date | None = None) -> dict[str, Any]:
-    """Everything the page shows, as plain values (raises QueryError when the store has no such trial)."""
+def trial_explorer(store: Store, nct_id: str) -> str:
+    """The explorer page the trial page embeds; a caller that also writes it as a page of its own (``kg demo``)
+    renders it once and passes it on as ``explorer``."""
+    return render_explorer(store, nct_id, depth=EXPLORER_DEPTH, top=RELATED_TOP)
+
+
+def trial_page_data(
+    store: Store, nct_id: str, *, as_of: date | None = None, explorer: str | None = None
+) -> dict[str, Any]:
+    """Everything the page shows, as plain values (raises QueryError when the store has no such trial).
+    ``explorer``: this trial's :func:`trial_explorer`, if already rendered."""
     summary = trial_summary(store, nct_id)
     nct = str(summary["nct"])
     params = {"nct": nct}
@@ -60,58 +69,21 @@ def trial_page_data(store: Store, nct_id: str, *, as_of: date | None = None) -> 
         "sponsors": run(store, "trial_sponsors", params).rows,
         "sites": run(store, "trial_sites", params).rows,
         "related": [neighbour.to_json() for neighbour in related(store, nct, RELATED_TOP)],
-        "explorer": render_explorer(store, nct, depth=EXPLORER_DEPTH, top=RELATED_TOP),
+        "explorer": trial_explorer(store, nct) if explorer is None else explorer,
         "url": f"https://clinicaltrials.gov/study/{nct}",
     }
 
 
-def render_trial_page(store: Store, nct_id: str, *, as_of: date | None = None) -> str:
-    data = trial_page_data(store, nct_id, as_of=as_of)
-    return _environment().get_template("trial_page.html.j2").render(**data)
+def render_trial_page(store: Store, nct_id: str, *, as_of: date | None = None, explorer: str | None = None) -> str:
+    data = trial_page_data(store, nct_id, as_of=as_of, explorer=explorer)
+    return environment().get_template("trial_page.html.j2").render(**data)
 
 
-def write_trial_page(store: Store, nct_id: str, path: Path, *, as_of: date | None = None) -> Path:
+def write_trial_page(
+    store: Store, nct_id: str, path: Path, *, as_of: date | None = None, explorer: str | None = None
+) -> Path:
     """Write the page whole (through a ``.partial`` file, so a failure leaves no half page behind)."""
-    text = render_trial_page(store, nct_id, as_of=as_of)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-    return path
-
-
-def _environment() -> Environment:
-    environment = Environment(
-        loader=PackageLoader("kg.views", "templates"),
-        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters["long_date"] = long_date
-    environment.filters["short_date"] = short_date
-    environment.filters["code"] = code_label
-    return environment
-
-
-def long_date(text: object) -> str:
-    """``2025-11-14`` → "November 14, 2025", ``2026-01`` → "January 2026", ``2026`` → "2026"."""
-    value = str(text or "")
-    day = parse_date(value)
-    if day is None:
-        return value
-    parts = value.count("-")
-    if parts == 2:
-        return f"{day:%B} {day.day}, {day.year}"
-    return f"{day:%B %Y}" if parts == 1 else str(day.year)
-
-
-def short_date(day: date | None) -> str:
-    return f"{day:%b %Y}" if day else ""
-
-
-def code_label(code: object) -> str:
-    """An enumeration code as people read it: ``SINGLE_GROUP`` → "single group", ``NA`` stays "NA"."""
-    text = str(code or "")
-    return text if len(text) <= 2 else text.replace("_", " ").lower()
+    return write_atomic(path, render_trial_page(store, nct_id, as_of=as_of, explorer=explorer))
 
 
 def _arms(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

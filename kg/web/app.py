@@ -76,23 +76,23 @@ class _Views:
 
     async def _trial(self, request: Request) -> str:
         """The path's NCT id, normalised: 400 if it is not one, 404 if the store has no such trial."""
-        from kg.analysis.related import load_index
+        from kg.analysis.related import RELATED_INDEX
 
         nct = str(request.path_params["nct"]).strip().upper()
         if not is_nct_id(nct):
             raise _HttpError(400, f"{request.path_params['nct']!r} is not an NCT id like NCT07232407")
-        index = await self._call(load_index)
+        index = await self._call(RELATED_INDEX.load)
         if nct not in index.position:
             raise _HttpError(404, f"no trial {nct} in this store")
         return nct
 
     async def index(self, request: Request) -> Response:
-        from kg.analysis.related import load_index
+        from kg.analysis.related import RELATED_INDEX
 
         query = request.query_params.get("q", "").strip()
         if is_nct_id(query.upper()):
             return RedirectResponse(f"/trial/{query.upper()}", status_code=303)
-        index = await self._call(load_index)
+        index = await self._call(RELATED_INDEX.load)
         words = query.casefold().split()
         matches = [
             (nct, title)

@@ -1,13 +1,12 @@
-"""The server's two small HTML pages (the trial index and the SPARQL form), rendered with Jinja2 autoescaping:
-every title comes from a record anyone can register, so none is inserted unescaped."""
+"""The server's two small HTML pages (the trial index and the SPARQL form), rendered by the pages' one Jinja
+environment, which autoescapes: every title comes from a record anyone can register, so none is inserted unescaped."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import Final
 
-import jinja2
+from kg.views.jinja import environment
 
 __all__ = ["index_page", "sparql_form"]
 
@@ -58,19 +57,14 @@ SELECT ?nct ?title WHERE {
 """
 
 
-@cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-
-
 def index_page(trials: Sequence[tuple[str, str]], *, total: int, query: str) -> str:
     """The entry page: a search box and a list of (NCT id, title) links to the explorer."""
-    template = _environment().from_string(_INDEX)
+    template = environment().from_string(_INDEX)
     return template.render(style=_STYLE, trials=trials, total=f"{total:,}", shown=len(trials), query=query)
 
 
 def sparql_form(path: str, timeout: float, max_rows: int) -> str:
     """What a browser sees at the endpoint without a query: how to use it, and a form to try one."""
-    template = _environment().from_string(_SPARQL)
+    template = environment().from_string(_SPARQL)
     formats = ["json", "xml", "csv", "tsv"]
     return template.render(style=_STYLE, path=path, timeout=f"{timeout:g}", max_rows=f"{max_rows:,}", formats=formats)

@@ -75,11 +75,9 @@
   function visNode(node) {
     var centre = node.id === DATA.centre;
     var style = centre ? CONFIG.centre_style : CONFIG.styles[node.group] || CONFIG.styles.concept;
-    var label = node.label;
-    if (centre && node.name && node.name !== node.id) label = node.id + "\n" + clip(node.name, 38);
     var item = {
       id: node.id,
-      label: label,
+      label: node.label,  // plain canvas text (vis-network's font.multi stays off: no markup in record text)
       title: hover(node),
       shape: style.shape,
       color: { background: style.color, border: centre ? "#8a6500" : "#ffffff",
@@ -91,6 +89,12 @@
     if (style.shape === "box") {
       item.font = { size: 14, color: "#1d2430" };
       item.margin = 6;
+    }
+    if (node.kind === "trial" && !centre) {
+      // Its short title wraps under the NCT id, and a heavier node pushes neighbours clear of that taller label.
+      item.font.size = 13;
+      item.widthConstraint = { maximum: 170 };
+      item.mass = 2;
     }
     return item;
   }

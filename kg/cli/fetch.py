@@ -14,7 +14,7 @@ from kg.cli.app import FormatOption, StoreOption, app
 from kg.cli.output import Format, console, errors, print_json, print_result
 
 if TYPE_CHECKING:
-    from kg.sources.ctgov_api import CtgovClient, StudyQuery
+    from kg.ctgov.api import CtgovClient, StudyQuery
 
 __all__ = ["fetch", "update"]
 
@@ -77,7 +77,8 @@ def fetch(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Harvest ClinicalTrials.gov (API v2) into the raw store: paged, polite, resumable; --build maps it too."""
-    from kg.harvest import (
+    from kg.ctgov.api import StudyQuery
+    from kg.ctgov.raw_store import (
         HarvestError,
         find_harvest,
         harvest_root,
@@ -86,7 +87,6 @@ def fetch(
         run_bulk,
         run_harvest,
     )
-    from kg.sources.ctgov_api import StudyQuery
 
     try:
         query = StudyQuery(
@@ -159,7 +159,7 @@ def fetch(
             markup=False,
         )
     if build:
-        from kg.cli.main import build as build_command
+        from kg.cli.build import build as build_command
 
         build_command([report.folder], store)
 
@@ -175,7 +175,7 @@ def _start(
     limit: int | None,
 ) -> Path:
     """A new harvest folder; a bulk harvest reuses the last complete download of the same data version."""
-    from kg.harvest import find_harvest, harvest_root, read_manifest, start_harvest
+    from kg.ctgov.raw_store import find_harvest, harvest_root, read_manifest, start_harvest
 
     if bulk and not force:
         previous = find_harvest(raw, complete=True, kinds=("bulk",))
@@ -201,9 +201,9 @@ def update(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Refresh the store from the registry: new, updated and removed trials since the last harvest."""
-    from kg.harvest import HarvestError, read_manifest
-    from kg.refresh import last_harvest
-    from kg.refresh import update as run_update
+    from kg.ctgov.raw_store import HarvestError, read_manifest
+    from kg.pipeline.update import last_harvest
+    from kg.pipeline.update import update as run_update
     from kg.store import QueryResult
 
     last = last_harvest(raw)
@@ -235,7 +235,7 @@ def update(
 
 
 def _client(base_url: str | None, rate: float, timeout: float, tries: int, backoff: float) -> CtgovClient:
-    from kg.sources.ctgov_api import CtgovClient, RetryPolicy
+    from kg.ctgov.api import CtgovClient, RetryPolicy
 
     if rate < 0:
         raise typer.BadParameter("--rate cannot be negative (0 turns the budget off)")

@@ -10,7 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from kg import __version__
+from kg._version import __version__
 
 __all__ = ["USER_AGENT", "session"]
 

@@ -28,10 +28,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from kg import __version__
-from kg.mapping import nct_id_of
-from kg.sources.ctgov import HARVEST_FILES
-from kg.sources.ctgov_api import PAGE_SIZE, ApiError, CtgovClient, StudyQuery
+from kg._version import __version__
+from kg.atomic import write_atomic
+from kg.ctgov.api import PAGE_SIZE, ApiError, CtgovClient, StudyQuery
+from kg.ctgov.files import HARVEST_FILES
+from kg.ctgov.mapping import nct_id_of
+from kg.errors import KgError
 
 __all__ = [
     "BULK_FILE",
@@ -75,7 +77,7 @@ _EMPTY_CHECKPOINT: Final = {
 OnProgress = Callable[[int, int | None], None]
 
 
-class HarvestError(RuntimeError):
+class HarvestError(KgError, RuntimeError):
     """A harvest stopped; the message says why and how to continue it."""
 
 
@@ -110,7 +112,7 @@ class HarvestReport:
 
 def harvest_root(raw: Path | None = None) -> Path:
     """Where harvest folders live: ``raw``, else ``$KG_HOME/harvests``."""
-    from kg.store import kg_home
+    from kg.config import kg_home
 
     return Path(raw).expanduser() if raw is not None else kg_home() / "harvests"
 
@@ -304,7 +306,7 @@ def _save_page(folder: Path, number: int, studies: list[Any], body: bytes | None
     then the checkpoint that vouches for both."""
     data = body or json.dumps({"studies": studies}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     (folder / PAGES).mkdir(exist_ok=True)
-    _write_atomic(folder / PAGES / f"page-{number:06d}.json.gz", gzip.compress(data, _GZIP_LEVEL, mtime=0))
+    write_atomic(folder / PAGES / f"page-{number:06d}.json.gz", gzip.compress(data, _GZIP_LEVEL, mtime=0), durable=True)
     ids = "".join(f"{number}\t{nct_id}\n" for study in studies if (nct_id := nct_id_of(study)))
     with (folder / IDS).open("a", encoding="utf-8") as output:
         output.write(ids)
@@ -327,7 +329,7 @@ def _recover(folder: Path, pages: int) -> set[str]:
             if tab and number.isdigit() and int(number) <= pages and nct_id:  # a torn last line fails this
                 seen.add(nct_id)
                 kept.append(line + "\n")
-        _write_atomic(folder / IDS, "".join(kept).encode("utf-8"))
+        write_atomic(folder / IDS, "".join(kept), durable=True)
     return seen
 
 
@@ -342,14 +344,4 @@ def _read_checkpoint(folder: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    _write_atomic(path, (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write beside the target, flush to disk, then rename over it: a reader sees the old file or the new one."""
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("wb") as output:
-        output.write(data)
-        output.flush()
-        os.fsync(output.fileno())
-    os.replace(partial, path)
+    write_atomic(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n", durable=True)

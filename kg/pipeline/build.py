@@ -18,21 +18,23 @@ from typing import Any, Final
 
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, parse, serialize
 
-from kg.analysis.saved_index import refresh_saved_indexes
-from kg.build_mesh import IC_PREDICATES, MeshLoadReport, TrialTerms, load_mesh, update_information_content
-from kg.mapping import RecordError, enumeration_quads, map_study, nct_id_of, study_last_update, trial_graph, trial_iri
-from kg.sources.ctgov import SourceProblem, iter_records
+from kg.analysis.indexes import refresh_saved_indexes
+from kg.ctgov.files import SourceProblem, iter_records
+from kg.ctgov.mapping import RecordError, enumeration_quads, map_study, nct_id_of, study_last_update, trial_iri
+from kg.errors import KgError
+from kg.graphs import BUILD, BUILD_GRAPH, NODES_GRAPH, TRIAL_GRAPH_PREFIX, trial_graph
+from kg.pipeline.information_content import IC_PREDICATES, TrialTerms, update_information_content
+from kg.pipeline.mesh_load import MeshLoadReport, load_mesh
 from kg.store import Store, fresh_store
-from kg.store.oxigraph import OxigraphStore
-from kg.vocab import DATA, KG, PROV, RDF, XSD
+from kg.vocab import KG, PROV, RDF, XSD
 
 __all__ = [
-    "BUILD_GRAPH",
     "MAX_WORKERS",
     "PRUNE_ORPHANS",
     "BuildFailed",
     "BuildReport",
     "build",
+    "build_into",
     "default_workers",
     "load_records",
     "replace_trial",
@@ -40,8 +42,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BUILD_GRAPH: Final = DATA["graph/build"]
-_BUILD: Final = DATA["build"]
 #: N-Quads collected before one bulk load (about 650k quads): fewer, larger loads are faster on disk (measured at
 #: 10k trials: 128 MiB batches took a fifth less CPU than 48 MiB ones; 256 MiB little less again, for more memory).
 _FLUSH_BYTES: Final = 128 * 2**20
@@ -59,19 +59,19 @@ MAX_WORKERS: Final = 8
 #: otherwise run again in every worker). They only map records; they never touch the store the parent has open.
 _CONTEXT: Final = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
 #: Shared nodes no trial graph points to any more (left by a record replaced with a newer version).
-PRUNE_ORPHANS: Final = """
-DELETE { GRAPH <https://w3id.org/trialkg/id/graph/nodes> { ?node ?p ?o } }
-WHERE {
-  GRAPH <https://w3id.org/trialkg/id/graph/nodes> { ?node ?p ?o }
-  FILTER NOT EXISTS {
-    GRAPH ?g { ?trial ?link ?node }
-    FILTER(STRSTARTS(STR(?g), "https://w3id.org/trialkg/id/graph/NCT"))
-  }
-}"""
+PRUNE_ORPHANS: Final = f"""
+DELETE {{ GRAPH {NODES_GRAPH} {{ ?node ?p ?o }} }}
+WHERE {{
+  GRAPH {NODES_GRAPH} {{ ?node ?p ?o }}
+  FILTER NOT EXISTS {{
+    GRAPH ?g {{ ?trial ?link ?node }}
+    FILTER(STRSTARTS(STR(?g), "{TRIAL_GRAPH_PREFIX}"))
+  }}
+}}"""
 _KEPT_MESSAGES: Final = 1_000
 
 
-class BuildFailed(RuntimeError):
+class BuildFailed(KgError, RuntimeError):
     """``--strict`` met a problem, or nothing could be read; the previous store is untouched."""
 
     def __init__(self, report: BuildReport) -> None:
@@ -203,8 +203,7 @@ class _Loader:
         self.parts: list[bytes] = []
         self.size = 0
         self.seen: set[bytes] = set()
-        self.on_disk = isinstance(store, OxigraphStore) and store.path is not None
-        self.background = ThreadPoolExecutor(1, thread_name_prefix="bulk-load") if self.on_disk else None
+        self.background = ThreadPoolExecutor(1, thread_name_prefix="bulk-load") if store.loads_in_background else None
         self.loading: Future[None] | None = None
 
     def __enter__(self) -> _Loader:
@@ -243,12 +242,9 @@ class _Loader:
             return
         if self.background is not None:
             self.wait()
-            bulk_load = self.store.inner.bulk_load  # type: ignore[attr-defined]  # on_disk: an OxigraphStore
-            self.loading = self.background.submit(bulk_load, data, format=RdfFormat.N_QUADS, lenient=True)
-        elif isinstance(self.store, OxigraphStore):
-            self.store.inner.load(data, format=RdfFormat.N_QUADS, lenient=True)
+            self.loading = self.background.submit(self.store.load_nquads, data)
         else:
-            self.store.add(parse(data, format=RdfFormat.N_QUADS))
+            self.store.load_nquads(data)
 
     def wait(self) -> None:
         """Until the batch in flight is in the store; its error, if any, is raised here."""
@@ -331,25 +327,41 @@ def build(
     workers: int | None = None,
 ) -> BuildReport:
     """Build a new store from the given files and directories (and MeSH files, if given) and swap it in when
-    complete. Information content is computed either way: from the loaded hierarchy, else the registry's lists.
-    ``workers`` mapping processes (default :func:`default_workers`; 1 maps in this process)."""
+    complete (see :func:`build_into`). ``workers`` mapping processes (default :func:`default_workers`; 1 maps in
+    this process)."""
+    with fresh_store(spec) as store:
+        report = build_into(store, paths, strict=strict, on_record=on_record, mesh=mesh, workers=workers)
+    refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
+    return report
+
+
+def build_into(
+    store: Store,
+    paths: list[Path | str],
+    *,
+    strict: bool = False,
+    on_record: Callable[[], None] | None = None,
+    mesh: list[Path] | None = None,
+    workers: int | None = None,
+) -> BuildReport:
+    """Fill an empty open ``store`` as :func:`build` does, without the swap: an in-memory store (``oxigraph:``)
+    lives only as long as the caller holds it, so ``kg.build`` fills one it keeps. Information content is computed
+    either way: from the loaded hierarchy, else the registry's lists."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
     report = BuildReport(sources=[str(path) for path in paths])
     terms = TrialTerms()
-    with fresh_store(spec) as store:
-        store.add(enumeration_quads())
-        load_records(store, paths, report, on_record=on_record, workers=workers or default_workers(), terms=terms)
-        if (strict and report.problems) or report.trials == 0:
-            raise BuildFailed(report)
-        if mesh:
-            report.mesh = load_mesh(store, mesh, terms=terms)
-        else:
-            update_information_content(store, terms)
-        report.seconds = time.perf_counter() - clock
-        store.add(_build_quads(report, started))
-        report.quads = len(store)
-    refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
+    store.add(enumeration_quads())
+    load_records(store, paths, report, on_record=on_record, workers=workers or default_workers(), terms=terms)
+    if (strict and report.problems) or report.trials == 0:
+        raise BuildFailed(report)
+    if mesh:
+        report.mesh = load_mesh(store, mesh, terms=terms)
+    else:
+        update_information_content(store, terms)
+    report.seconds = time.perf_counter() - clock
+    store.add(_build_quads(report, started))
+    report.quads = len(store)
     return report
 
 
@@ -359,7 +371,7 @@ def _build_quads(report: BuildReport, started: datetime) -> list[Quad]:
     def lit(value: object, datatype: str) -> Literal:
         return Literal(str(value), datatype=XSD[datatype])
 
-    b, g = _BUILD, BUILD_GRAPH
+    b, g = BUILD, BUILD_GRAPH
     ended = datetime.now(timezone.utc)
     quads = [
         Quad(b, RDF.type, PROV.Activity, g),

@@ -1,4 +1,4 @@
-"""MeSH from the U.S. National Library of Medicine: download (cached per year) and stream-parse the ASCII files.
+"""MeSH from the U.S. National Library of Medicine: stream-parse the ASCII files.
 
 Files: descriptors ``d{YEAR}.bin``, supplementary concepts ``c{YEAR}.bin`` (records of ``KEY = value`` lines
 after ``*NEWRECORD``), and ``mtrees{YEAR}.bin`` (``Name;TreeNumber`` lines). Fields we do not use are ignored,
@@ -10,33 +10,25 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import re
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Final
+from typing import IO
 
 from kg.identifiers import normalize_mesh_id
 
 __all__ = [
-    "MESH_URL",
     "Descriptor",
     "MeshProblem",
     "SupplementaryConcept",
     "TreeEntry",
-    "ensure_mesh_file",
     "iter_mesh_file",
     "iter_trees",
-    "mesh_cache_dir",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: NLM's download area; ``KG_MESH_URL`` overrides it (tests point it at a server on 127.0.0.1).
-MESH_URL: Final = "https://nlmpubs.nlm.nih.gov/projects/mesh/MESH_FILES/asciimesh/"
-_KINDS: Final = {"descriptors": "d{year}.bin", "supplementary": "c{year}.bin"}
 _TREE_NUMBER = re.compile(r"^[A-Z]\d{2}(\.\d{3})*$")
 
 
@@ -203,60 +195,3 @@ def iter_trees(path: Path | str) -> Iterator[TreeEntry | MeshProblem]:
                 yield MeshProblem(str(path), f"line {number}", f"not a 'Name;TreeNumber' line: {line[:80]!r}")
                 continue
             yield TreeEntry(name, tree_number)
-
-
-def mesh_cache_dir(year: int) -> Path:
-    """``$KG_HOME/mesh/{year}``: one folder per MeSH year, so years never overwrite each other."""
-    from kg.store import kg_home
-
-    return kg_home() / "mesh" / str(year)
-
-
-def ensure_mesh_file(kind: str, year: int, *, force: bool = False) -> Path:
-    """Download NLM's ``d{year}.bin`` (``kind="descriptors"``) or ``c{year}.bin`` (``"supplementary"``) once.
-
-    The file is written beside its final name and renamed when complete, so an interrupted download never
-    leaves a truncated file that looks cached.
-    """
-    import requests
-    import urllib3
-
-    from kg.sources.http import session
-
-    name = _KINDS[kind].format(year=year)
-    target = mesh_cache_dir(year) / name
-    if target.exists() and not force:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    url = (os.environ.get("KG_MESH_URL") or MESH_URL).rstrip("/") + "/" + name
-    logger.info("downloading %s", url)
-    part = Path(tempfile.mkstemp(dir=target.parent, prefix=name, suffix=".part")[1])
-    try:
-        with session().get(url, stream=True, timeout=(10, 300)) as response, part.open("wb") as output:
-            response.raise_for_status()
-            for chunk in response.iter_content(chunk_size=1 << 20):
-                output.write(chunk)
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
-        part.unlink(missing_ok=True)
-        raise OSError(f"cannot download {url}: {error}") from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    part.replace(target)
-    return target
-
-
-def read_all(paths: Iterable[Path | str]) -> tuple[list[Descriptor], list[SupplementaryConcept], list[MeshProblem]]:
-    """Everything in the given files, sorted into descriptors, supplementary concepts and problems."""
-    descriptors: list[Descriptor] = []
-    concepts: list[SupplementaryConcept] = []
-    problems: list[MeshProblem] = []
-    for path in paths:
-        for item in iter_mesh_file(path):
-            if isinstance(item, Descriptor):
-                descriptors.append(item)
-            elif isinstance(item, SupplementaryConcept):
-                concepts.append(item)
-            else:
-                problems.append(item)
-    return descriptors, concepts, problems

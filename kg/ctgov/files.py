@@ -22,17 +22,17 @@ from typing import IO, Any, Final, cast
 
 import ijson
 
+from kg.ctgov.json_input import CHUNK, NOT_UTF8, SafeJsonInput
 from kg.identifiers import is_nct_id
-from kg.sources.json_input import CHUNK, NOT_UTF8, SafeJsonInput
 
-__all__ = ["HARVEST_FILES", "SUFFIXES", "SourceProblem", "SourceRecord", "iter_records", "iter_studies"]
+__all__ = ["HARVEST_FILES", "SUFFIXES", "SourceProblem", "SourceRecord", "iter_records"]
 
 logger = logging.getLogger(__name__)
 
 #: File name endings read from a directory; other files there are ignored (and logged).
 SUFFIXES: Final = (".json", ".jsonl", ".ndjson", ".zip", ".gz")
 _LINE_SUFFIXES: Final = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
-#: A harvest's own bookkeeping beside its pages (:mod:`kg.harvest`): JSON, but not study records.
+#: A harvest's own bookkeeping beside its pages (:mod:`kg.ctgov.raw_store`): JSON, but not study records.
 HARVEST_FILES: Final = frozenset({"harvest-manifest.json", "harvest-checkpoint.json"})
 _PEEK: Final = 64
 #: What reading a damaged file can raise: I/O, truncated gzip, bad zip CRC, corrupt deflate data.
@@ -91,15 +91,6 @@ def iter_records(paths: Iterable[Path | str]) -> Iterator[Item]:
             yield from _iter_file(path)
         else:
             yield SourceProblem(str(path), None, "no such file or directory")
-
-
-def iter_studies(paths: Iterable[Path | str]) -> Iterator[Any]:
-    """Just the records, logging problems: for notebooks and quick scripts."""
-    for item in iter_records(paths):
-        if isinstance(item, SourceProblem):
-            logger.warning("%s", item)
-        else:
-            yield item.study
 
 
 def _iter_file(path: Path) -> Iterator[Item]:

@@ -1,5 +1,5 @@
 """A byte stream made safe for ijson's C parser (yajl), which gives up on the rest of a file at the first
-oddity: with it, one bad record costs only itself. Used by :mod:`kg.sources.ctgov`."""
+oddity: with it, one bad record costs only itself. Used by :mod:`kg.ctgov.files`."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class SafeJsonInput(io.RawIOBase):
 
     - bytes that are not UTF-8 become ``_UNDECODABLE``, and the record holding them a problem;
     - lone UTF-16 surrogate escapes (``\\ud800``), which yajl turns into ``?``, a wrong character or an
-      exception, become ``\\ufffd``, as :mod:`kg.mapping` does with what the standard library reads;
+      exception, become ``\\ufffd``, as :mod:`kg.ctgov.mapping` does with what the standard library reads;
     - with ``set_aside_numbers`` (a second reading, after yajl stopped on one), numbers beyond a 64-bit
       integer or a double pass as placeholder strings that :meth:`restore` turns back into the numbers
       the standard library would read;

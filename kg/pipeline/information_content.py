@@ -1,33 +1,22 @@
-"""Loading MeSH into a store (its own named graph, replaced as a unit) and keeping information content current."""
+"""Information content of each MeSH concept a trial reaches: how many trials sit at or under it, and
+``-ln(trials at or under / all trials)``, recomputed after every build, MeSH load and update."""
 
 from __future__ import annotations
 
-import itertools
-import logging
 import math
-import re
-import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from kg.analysis.saved_index import refresh_saved_indexes
-from kg.mesh_mapping import MESH_GRAPH, MeshIndex, mesh_quads
-from kg.sources.mesh import iter_mesh_file, iter_trees
+from kg.graphs import IC_GRAPH
 from kg.store import Store
-from kg.vocab import DATA, KG, XSD
+from kg.vocab import KG, SPARQL_PROLOGUE, XSD
 
-__all__ = ["IC_GRAPH", "IC_PREDICATES", "MeshLoadReport", "TrialTerms", "load_mesh", "update_information_content"]
+__all__ = ["IC_PREDICATES", "TrialTerms", "update_information_content"]
 
-logger = logging.getLogger(__name__)
-
-IC_GRAPH: Final = DATA["graph/mesh-statistics"]
-_YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
 #: What puts a trial at a concept: its MeSH terms and the registry's ancestors of them.
 IC_PREDICATES: Final = (
     KG.conditionMesh,
@@ -38,7 +27,7 @@ IC_PREDICATES: Final = (
 _PAIRS: Final = (
     f"SELECT ?trial ?concept WHERE {{ VALUES ?p {{ {' '.join(map(str, IC_PREDICATES))} }} ?trial ?p ?concept }}"
 )
-_ANCESTORS: Final = "PREFIX kg: <https://w3id.org/trialkg/vocab/> SELECT ?c ?a WHERE { ?c kg:ancestor ?a }"
+_ANCESTORS: Final = SPARQL_PROLOGUE + "SELECT ?c ?a WHERE { ?c kg:ancestor ?a }"
 _TRIALS: Final = "SELECT (COUNT(?t) AS ?n) WHERE { ?t a <https://schema.org/MedicalTrial> }"
 
 
@@ -66,42 +55,6 @@ class TrialTerms:
                 found = by_trial[trial] = array("i")
             found.append(numbers.setdefault(concept, len(numbers)))
         return terms
-
-
-@dataclass
-class MeshLoadReport:
-    descriptors: int = 0
-    supplementary: int = 0
-    quads: int = 0
-    version: str = ""
-    problems: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def load_mesh(
-    store: Store, paths: Iterable[Path | str], *, version: str | None = None, terms: TrialTerms | None = None
-) -> MeshLoadReport:
-    """Replace the store's MeSH graph with the vocabulary in ``paths`` (descriptor, supplementary and mtrees
-    files, any order), then recompute information content (from ``terms`` when the caller has them). The year is
-    read from the file names unless given."""
-    started = time.perf_counter()
-    files = [Path(path) for path in paths]
-    records = itertools.chain.from_iterable(
-        iter_trees(file) if file.name.startswith("mtrees") else iter_mesh_file(file) for file in files
-    )
-    index = MeshIndex.from_records(records)
-    years = sorted({match.group(0) for file in files if (match := _YEAR.search(file.name))})
-    report = MeshLoadReport(version=version or "/".join(years) or "unknown")
-    quads = list(mesh_quads(index, version=report.version))
-    report.problems = list(index.problems) + index.unresolved_headings()
-    store.replace_graphs({MESH_GRAPH: quads})
-    report.descriptors, report.supplementary, report.quads = len(index.descriptors), len(index.concepts), len(quads)
-    update_information_content(store, terms)
-    refresh_saved_indexes(store)  # kg mesh load on a store that has indexes beside it
-    report.seconds = time.perf_counter() - started
-    for problem in report.problems:
-        logger.info("%s", problem)  # callers report them (kg build / kg mesh load print each)
-    return report
 
 
 def update_information_content(store: Store, terms: TrialTerms | None = None) -> int:

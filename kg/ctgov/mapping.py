@@ -18,6 +18,8 @@ from typing import Any, Final
 
 from pyoxigraph import Literal, NamedNode, Quad
 
+from kg.errors import KgError
+from kg.graphs import ENUM_GRAPH, NODES_GRAPH, trial_graph
 from kg.identifiers import is_nct_id, normalize_mesh_id, slug, valid_unicode
 from kg.vocab import (
     CTGOV_STUDY,
@@ -35,7 +37,6 @@ from kg.vocab import (
 )
 
 __all__ = [
-    "NODES_GRAPH",
     "MappedTrial",
     "RawStudy",
     "RecordError",
@@ -43,7 +44,6 @@ __all__ = [
     "map_study",
     "nct_id_of",
     "study_last_update",
-    "trial_graph",
     "trial_iri",
 ]
 
@@ -51,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 RawStudy = dict[str, Any]
 
-NODES_GRAPH: Final = DATA["graph/nodes"]
-ENUM_GRAPH: Final = DATA["graph/vocabulary"]
 
 # ``\Z`` and ``[0-9]``, not ``$`` and ``\d``: "2024-01-01\n" and Arabic-Indic digits are not dates (nor codes, ids)
 _DATE = re.compile(r"[0-9]{4}(-(0[1-9]|1[0-2])(-[0-9]{2})?)?\Z")
@@ -87,7 +85,7 @@ _STATUS_DATES: Final = (
 _OUTCOME_KINDS: Final = (("primaryOutcomes", "primary"), ("secondaryOutcomes", "secondary"), ("otherOutcomes", "other"))
 
 
-class RecordError(ValueError):
+class RecordError(KgError, ValueError):
     """A record that cannot be mapped faithfully; the message names the offending field."""
 
 
@@ -103,11 +101,6 @@ class MappedTrial:
 def trial_iri(nct_id: str) -> NamedNode:
     """The trial's IRI: its ClinicalTrials.gov page."""
     return CTGOV_STUDY[nct_id]
-
-
-def trial_graph(nct_id: str) -> NamedNode:
-    """The named graph holding one trial's own statements."""
-    return DATA[f"graph/{nct_id}"]
 
 
 def nct_id_of(study: object) -> str | None:

@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from kg.analysis.saved_index import refresh_saved_indexes
-from kg.build import PRUNE_ORPHANS, replace_trial
-from kg.build_mesh import update_information_content
-from kg.harvest import (
+from kg.analysis.indexes import refresh_saved_indexes
+from kg.ctgov.api import CtgovClient, StudyQuery
+from kg.ctgov.mapping import RecordError, map_study, nct_id_of, study_last_update
+from kg.ctgov.raw_store import (
     HarvestError,
     annotate,
     harvest_root,
@@ -32,19 +32,23 @@ from kg.harvest import (
     run_harvest,
     start_harvest,
 )
-from kg.mapping import RecordError, map_study, nct_id_of, study_last_update, trial_graph
-from kg.sources.ctgov_api import CtgovClient, StudyQuery
+from kg.graphs import trial_graph
+from kg.pipeline.build import PRUNE_ORPHANS, replace_trial
+from kg.pipeline.information_content import update_information_content
 from kg.store import Store, open_store
+from kg.vocab import SPARQL_PROLOGUE
 
 __all__ = ["UpdateReport", "last_harvest", "stored_versions", "update"]
 
 logger = logging.getLogger(__name__)
 
-_STORED: Final = """PREFIX kg: <https://w3id.org/trialkg/vocab/>
-SELECT ?id ?posted WHERE {
+_STORED: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?id ?posted WHERE {
   ?trial a <https://schema.org/MedicalTrial> ; <http://purl.org/dc/terms/identifier> ?id .
   OPTIONAL { ?trial kg:lastUpdatePosted ?posted }
 }"""
+)
 
 
 @dataclass

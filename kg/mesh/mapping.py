@@ -11,15 +11,14 @@ from typing import Final
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from kg.sources.mesh import Descriptor, MeshProblem, SupplementaryConcept, TreeEntry
+from kg.graphs import MESH_GRAPH, MESH_SCHEME
+from kg.mesh.files import Descriptor, MeshProblem, SupplementaryConcept, TreeEntry
 from kg.vocab import DATA, DCTERMS, KG, MESH, RDF, SKOS, XSD
 
-__all__ = ["CATEGORIES", "MESH_GRAPH", "MeshIndex", "category_iri", "mesh_quads"]
+__all__ = ["CATEGORIES", "MeshIndex", "category_iri", "mesh_quads"]
 
 logger = logging.getLogger(__name__)
 
-MESH_GRAPH: Final = DATA["graph/mesh"]
-SCHEME: Final = DATA["mesh/scheme"]
 #: The 16 top categories of the MeSH trees (the letter a tree number starts with).
 CATEGORIES: Final[dict[str, str]] = {
     "A": "Anatomy",
@@ -191,23 +190,23 @@ def mesh_quads(index: MeshIndex, *, version: str) -> Iterator[Quad]:
     def q(subject: NamedNode, predicate: NamedNode, obj: NamedNode | Literal) -> Quad:
         return Quad(subject, predicate, obj, g)
 
-    yield q(SCHEME, RDF.type, SKOS.ConceptScheme)
-    yield q(SCHEME, DCTERMS.title, Literal(f"Medical Subject Headings {version}"))
-    yield q(SCHEME, DCTERMS.publisher, Literal("U.S. National Library of Medicine"))
-    yield q(SCHEME, KG.meshVersion, Literal(version))
+    yield q(MESH_SCHEME, RDF.type, SKOS.ConceptScheme)
+    yield q(MESH_SCHEME, DCTERMS.title, Literal(f"Medical Subject Headings {version}"))
+    yield q(MESH_SCHEME, DCTERMS.publisher, Literal("U.S. National Library of Medicine"))
+    yield q(MESH_SCHEME, KG.meshVersion, Literal(version))
     for letter, name in CATEGORIES.items():
         category = category_iri(letter)
         yield q(category, RDF.type, SKOS.Concept)
         yield q(category, RDF.type, KG.MeshCategory)
         yield q(category, SKOS.prefLabel, Literal(name))
         yield q(category, SKOS.notation, Literal(letter))
-        yield q(category, SKOS.topConceptOf, SCHEME)
+        yield q(category, SKOS.topConceptOf, MESH_SCHEME)
 
     def concept(ui: str, kind: NamedNode, label: str, synonyms: tuple[str, ...]) -> Iterator[Quad]:
         node = MESH[ui]
         yield q(node, RDF.type, SKOS.Concept)
         yield q(node, RDF.type, kind)
-        yield q(node, SKOS.inScheme, SCHEME)
+        yield q(node, SKOS.inScheme, MESH_SCHEME)
         yield q(node, SKOS.prefLabel, Literal(label))
         yield q(node, SKOS.notation, Literal(ui))
         yield from (q(node, SKOS.altLabel, Literal(term)) for term in synonyms if term != label)

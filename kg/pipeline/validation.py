@@ -6,7 +6,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 import pyshacl
@@ -15,8 +14,8 @@ from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS, SH
 from rdflib.term import Node
 
-from kg.build import BUILD_GRAPH
-from kg.mapping import ENUM_GRAPH, NODES_GRAPH
+from kg.graphs import BUILD_GRAPH, ENUM_GRAPH, NODES_GRAPH
+from kg.resources import Traversable, ontology_file
 from kg.store import Store
 from kg.vocab import DATA, PREFIXES
 
@@ -24,7 +23,7 @@ __all__ = ["DEFAULT_SHAPES", "ValidationResult", "validate"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SHAPES: Final = Path(__file__).resolve().parents[1] / "ontologies" / "shapes.ttl"
+DEFAULT_SHAPES: Final = ontology_file("shapes.ttl")
 #: Trials per pyshacl run: bounds memory (rdflib and pyshacl need ~0.4 MB per trial) at no cost in time.
 CHUNK_TRIALS: Final = 250
 _TRIAL_GRAPHS: Final = str(DATA) + "graph/NCT"
@@ -48,7 +47,7 @@ class ValidationResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def validate(store: Store, *, shapes: Path | None = None, limit: int | None = None) -> ValidationResult:
+def validate(store: Store, *, shapes: Traversable | None = None, limit: int | None = None) -> ValidationResult:
     """Validate every trial graph (or the first ``limit`` by NCT id) with the shared nodes it references.
 
     Trials go to pyshacl in chunks of :data:`CHUNK_TRIALS`: each chunk is its trial graphs, the nodes of
@@ -59,7 +58,7 @@ def validate(store: Store, *, shapes: Path | None = None, limit: int | None = No
     Shared nodes no trial references, and the MeSH graphs, are not checked.
     """
     clock = time.perf_counter()
-    shapes_graph = Graph().parse(shapes or DEFAULT_SHAPES, format="turtle")
+    shapes_graph = Graph().parse(data=(shapes or DEFAULT_SHAPES).read_text(encoding="utf-8"), format="turtle")
     trial_graphs = _trial_graphs(store)
     if limit is not None:
         trial_graphs = trial_graphs[:limit]

@@ -1,7 +1,7 @@
 """Harvest throughput against the replay server on loopback: what the client can do with the request budget off,
 and that a polite harvest is limited by its budget, not by the client.
 
-    python benchmarks/harvest.py [--repeats 3] [--rates 1,2,5] [--out benchmarks/results]
+    python benchmarks/fetch.py [--repeats 3] [--rates 1,2,5] [--out benchmarks/results]
 
 The server (``tests/replay_server.py``) runs in a process of its own, so that the client's throughput is not shared
 with it under one interpreter lock; it serves the real records of ``../shared/data/ctgov`` (read at run time, about
@@ -25,8 +25,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kg.harvest import run_bulk, run_harvest, start_harvest  # noqa: E402
-from kg.sources.ctgov_api import CtgovClient, StudyQuery  # noqa: E402
+from kg.ctgov.api import CtgovClient, StudyQuery  # noqa: E402
+from kg.ctgov.raw_store import run_bulk, run_harvest, start_harvest  # noqa: E402
 
 
 def harvest_once(url: str, *, rate: float, page_size: int) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -37,7 +36,9 @@ from tenacity import (
     wait_random,
 )
 
-from kg.sources.http import USER_AGENT
+from kg.config import ctgov_url
+from kg.errors import KgError
+from kg.http import USER_AGENT
 
 __all__ = [
     "API_URL",
@@ -70,7 +71,7 @@ _CHUNK: Final = 1 << 20
 
 def api_url(base_url: str | None = None) -> str:
     """The API root: the argument, else ``$KG_CTGOV_URL``, else the public API."""
-    return (base_url or os.environ.get("KG_CTGOV_URL") or API_URL).rstrip("/")
+    return (base_url or ctgov_url() or API_URL).rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class Page:
     body: bytes = field(default=b"", repr=False)  # the response as received: what the raw store keeps
 
 
-class ApiError(RuntimeError):
+class ApiError(KgError, RuntimeError):
     """The API refused a request, or kept failing after the bounded number of tries."""
 
     def __init__(self, message: str, *, page: int | None = None, token: str | None = None) -> None:

@@ -1,0 +1,83 @@
+"""``kg build``: a new store from study records, swapped in only when complete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from kg.cli.app import StoreOption, app
+from kg.cli.output import errors
+
+if TYPE_CHECKING:
+    from kg.pipeline.mesh_load import MeshLoadReport
+
+__all__ = ["build", "print_mesh_report"]
+
+
+@app.command()
+def build(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or directories of API v2 study JSON (.json, .jsonl, .zip, .gz).", show_default=False
+        ),
+    ],
+    store: StoreOption = None,
+    strict: Annotated[bool, typer.Option(help="Exit non-zero, keeping the previous store, on any problem.")] = False,
+    mesh: Annotated[
+        list[Path],
+        typer.Option(help="MeSH files to load into the new store (d2024.bin, c2024.bin, mtrees2024.bin); repeatable."),
+    ] = [],  # noqa: B006
+    workers: Annotated[
+        Optional[int],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option(
+            min=1,
+            help="Processes mapping records (default: one per core but one left to the loader, at most 8; "
+            "1 maps in this process).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Build a new store from study records; it replaces the old one only when complete."""
+    from kg.cli.progress import record_progress
+    from kg.pipeline.build import BuildFailed
+    from kg.pipeline.build import build as run_build
+
+    try:
+        with record_progress("Reading records") as tick:
+            report = run_build(list(paths), store, strict=strict, on_record=tick, mesh=list(mesh), workers=workers)
+    except BuildFailed as failed:
+        _print_problems(failed.report.problems)
+        errors.print(f"[red]{failed}[/red]")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        errors.print("[yellow]Interrupted: the half-built store was removed; the previous store is untouched.")
+        raise typer.Exit(130) from None
+    _print_problems(report.problems)
+    errors.print(
+        f"Built {report.trials:,} trials ({report.quads:,} quads) from {report.records:,} records in "
+        f"{report.seconds:.1f} s: {report.skipped} skipped, {report.duplicates_dropped} duplicate(s) dropped "
+        f"(the latest lastUpdatePostDate kept), {len(report.warnings)} warning(s).",
+        markup=False,
+    )
+    if report.mesh is not None:
+        print_mesh_report(report.mesh)
+
+
+def print_mesh_report(report: MeshLoadReport) -> None:
+    for problem in report.problems[:20]:
+        errors.print(f"MeSH: {problem}", markup=False, style="yellow")
+    errors.print(
+        f"MeSH {report.version}: {report.descriptors:,} descriptors, {report.supplementary:,} supplementary "
+        f"concepts, {report.quads:,} quads in {report.seconds:.1f} s; {len(report.problems)} problem(s).",
+        markup=False,
+    )
+
+
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems[:50]:
+        errors.print(f"skipped: {problem}", markup=False, style="yellow")
+    if len(problems) > 50:
+        errors.print(f"… and {len(problems) - 50} more (all listed by `kg stats`)", style="yellow")
