@@ -1,31 +1,37 @@
-"""Trial health score: a 0-100 screening score from enrollment target, timeline, geographic reach and status.
+"""Trial health score: a 0-100 screening score from enrollment, timeline, geographic reach and status, a label,
+and for finished trials what they achieved.
 
 Every input comes from the loaded graph; the peer distributions are recomputed from it (never hard-coded), so the
 same trial can score differently in a different graph. ``as_of`` (default: today) fixes the day, for reproducible
-pages. The user-facing description with examples is ``docs/health-score.md``; keep both in step.
+pages. The rules, with the reasons for each and a calibration over real records, are ``docs/health-score.md``; keep
+both in step.
 
 **Peers.** Trials with the same phase (combined phases such as PHASE1/PHASE2 form their own group; trials without
 a phase form the group NONE). With fewer than 5 peers the whole graph is the peer group, and the page says so.
 
-**(a) Enrollment target, 25 points.** The trial's enrollment count against its peers' counts: percentiles by linear
-interpolation between closest ranks (``statistics.quantiles(method="inclusive")``, numpy's default). Bands, each
-including its upper cut: up to P25 → 25, P25-P50 → 20, P50-P75 → 15, P75-P90 → 10, above P90 → 5 (a smaller
-target is easier to fill). No count in the record → 10.
+**(a) Enrollment, 25 points.** A target (the record's count is anticipated, or its type not stated) against the
+peers' counts, by percentile band (a smaller target is easier to fill): up to P25 → 25, P25-P50 → 20, P50-P75 → 15,
+P75-P90 → 10, above P90 → 5. An actual count (what the trial enrolled) against the peers' median:
+25 x min(1, count / median). A count of 0 → 0. No count → 10.
 
-**(b) Timeline, 35 points**, minus deductions (never below 0):
-an estimated start or completion date already past on ``as_of`` -10; status verified more than 365 days before
-``as_of`` -10; planned duration (start → primary completion) over 1.25 x the peers' median -5, over 2 x -10; no
-start or no completion date -10. Months left, the elapsed share and progress are reported with it (rules in
-:mod:`kg.analysis.timeline`).
+**(b) Timeline, 35 points**, minus deductions (never below 0), for a trial still under way (``ONGOING``): lateness,
+whole months past its latest estimated primary completion or completion (for NOT_YET_RECRUITING also its start):
+under 2 → -5, 2 or more → -10, 12 or more → -20, 24 or more → -30; status last verified 12 or more months ago → -5,
+24 or more → -10, 36 or more → -15. For every trial: duration (start → primary completion) over 1.25 x the peers'
+median -5, over 2 x -10; no start or no completion date -10. Dates without a type are "not stated": never late;
+registry dates (submitted, posted, updated, verified) are never milestones.
 
 **(c) Geographic reach, 20 points.** Countries: 1 → 5, 2-4 → 8, 5 or more → 10. Sites: for a trial that is
 recruiting (RECRUITING, ENROLLING_BY_INVITATION) its *active* sites, those whose own status is RECRUITING; for
 any other trial all its sites: 1 → 5, 2-9 → 8, 10 or more → 10.
 
-**(d) Overall status, 20 points**: see ``STATUS_POINTS`` (recruiting or completed 20, terminated or withdrawn 0).
+**(d) Overall status, 20 points**: see ``STATUS_POINTS``.
 
-**Label** from the score: 70 and above On Track, 50-69 Needs Attention, 30-49 At Risk, below 30 Off Track; a
-completed trial is labelled Completed, a terminated or withdrawn one Stopped, whatever its score.
+**Label.** A finished trial is labelled as finished (COMPLETED → Completed, TERMINATED and WITHDRAWN → Stopped). Any
+other gets the label of its score (70 and above On Track, 50-69 Needs Attention, 30-49 At Risk, below 30 Off Track),
+lowered to a cap where a fact rules a better one out: lateness (2 months or more → at best Needs Attention, 12 → At
+Risk, 24 → Off Track), a stale verification (12 months or more → Needs Attention, 24 → At Risk), SUSPENDED or
+UNKNOWN (At Risk).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from datetime import date
 from typing import Any, Final
 
 from kg.analysis.saved_index import SavedIndex
-from kg.analysis.timeline import Timeline, parse_date, timelines
+from kg.analysis.timeline import Timeline, months_between, parse_date, round_half_up, timelines
 from kg.queries import QueryError, load_query, run, select_many, trial_terms
 from kg.store import Store, Value
 from kg.vocab import ENUMERATIONS
@@ -64,7 +70,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MIN_PEERS: Final = 5
-STALE_DAYS: Final = 365
 #: (lower percentile, points): the band runs from this percentile up to the next one.
 BANDS: Final = ((0, 25), (25, 20), (50, 15), (75, 10), (90, 5))
 NO_ENROLLMENT_POINTS: Final = 10
@@ -76,7 +81,7 @@ STATUS_POINTS: Final = {
     "NOT_YET_RECRUITING": 15,
     "AVAILABLE": 15,
     "APPROVED_FOR_MARKETING": 15,
-    "UNKNOWN": 5,
+    "UNKNOWN": 0,  # the registry itself lost track: no verification for two years past the expected completion
     "SUSPENDED": 5,
     "TEMPORARILY_NOT_AVAILABLE": 5,
     "NO_LONGER_AVAILABLE": 5,
@@ -85,8 +90,19 @@ STATUS_POINTS: Final = {
     "WITHDRAWN": 0,
 }
 RECRUITING: Final = frozenset({"RECRUITING", "ENROLLING_BY_INVITATION"})
+#: Statuses of a trial still under way (as far as the registry knows): lateness and a stale verification count.
+ONGOING: Final = frozenset(
+    {"RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING", "NOT_YET_RECRUITING", "SUSPENDED", "UNKNOWN"}
+)
 LABELS: Final = ((70, "On Track"), (50, "Needs Attention"), (30, "At Risk"), (0, "Off Track"))
+_RANK: Final = {name: rank for rank, (_, name) in enumerate(LABELS)}
 STATUS_LABELS: Final = {"COMPLETED": "Completed", "TERMINATED": "Stopped", "WITHDRAWN": "Stopped"}
+#: (months late or since verification at least: deduction, the best label left); the first that applies counts. A
+#: sponsor must update the status and the completion dates within 30 days of a change and verify the record every
+#: 12 months (42 CFR 11.64): a month late is the registry's lag, two are not.
+LATENESS: Final = ((24, 30, "Off Track"), (12, 20, "At Risk"), (2, 10, "Needs Attention"), (0, 5, None))
+STALENESS: Final = ((36, 15, "At Risk"), (24, 10, "At Risk"), (12, 5, "Needs Attention"))
+STATUS_CAPS: Final = {"SUSPENDED": "At Risk", "UNKNOWN": "At Risk"}
 MAX_POINTS: Final = {"enrollment": 25, "timeline": 35, "reach": 20, "status": 20}
 
 
@@ -116,12 +132,36 @@ class Health:
     label: str
     components: dict[str, Component]
     timeline: Timeline
+    status: str | None = None
+    #: Why the label is worse than the score's: the facts that lowered it (empty when none did).
+    caps: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in STATUS_LABELS
+
+    def achieved(self) -> dict[str, Any] | None:
+        """For a finished trial, what it achieved: enrollment against its peers' median, duration against theirs."""
+        if not self.finished:
+            return None
+        enrollment, timing = self.components["enrollment"].value, self.components["timeline"].value
+        return {
+            "status": self.status,
+            "enrollment": enrollment.get("count"),
+            "enrollment_type": enrollment.get("count_type"),
+            "enrollment_to_median": enrollment.get("count_to_median"),
+            "duration_days": timing.get("planned_duration_days"),
+            "duration_type": timing.get("duration_type"),
+            "duration_to_median": timing.get("duration_ratio"),
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
             "nct_id": self.nct_id,
             "score": self.score,
             "label": self.label,
+            "caps": self.caps,
+            "achieved": self.achieved(),
             "as_of": self.as_of.isoformat(),
             "components": {name: component.to_json() for name, component in self.components.items()},
         }
@@ -239,44 +279,99 @@ def summary_health(
 def _health(summary: Mapping[str, Value], dates: Timeline, sites: list[dict[str, Value]], groups: PeerGroups) -> Health:
     status = str(summary["status"]) if summary["status"] else None
     phase = str(summary["phases"] or "NONE")
+    estimated = summary.get("enrollment_estimated")
     components = {
-        "enrollment": _enrollment(summary["enrollment"], phase, groups),
-        "timeline": _timeline(dates, phase, groups),
+        "enrollment": _enrollment(
+            summary["enrollment"], estimated if isinstance(estimated, bool) else None, phase, groups
+        ),
+        "timeline": _timeline(dates, status, phase, groups),
         "reach": _reach(int(summary["countries"] or 0), sites, status),
         "status": _status(status),
     }
     score = sum(component.points for component in components.values())
-    label = STATUS_LABELS.get(status or "") or next(name for floor, name in LABELS if score >= floor)
-    return Health(dates.nct_id, dates.as_of, score, label, components, dates)
+    by_score = next(name for floor, name in LABELS if score >= floor)
+    caps = [] if status in STATUS_LABELS else _caps(status, components["timeline"].value)
+    binding = [(cap, reason) for cap, reason in caps if _RANK[cap] > _RANK[by_score]]  # those that lower the label
+    label = max((cap for cap, _ in binding), key=_RANK.__getitem__, default=by_score)
+    label = STATUS_LABELS.get(status or "", label)
+    reasons = [f"{reason}: at best {cap} (the score alone says {by_score})" for cap, reason in binding]
+    return Health(dates.nct_id, dates.as_of, score, label, components, dates, status, reasons)
 
 
-def _enrollment(count: object, phase: str, groups: PeerGroups) -> Component:
+def _caps(status: str | None, timing: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The labels a trial's facts leave it at best, each with its reason."""
+    caps: list[tuple[str, str]] = []
+    if status in STATUS_CAPS:
+        caps.append((STATUS_CAPS[status], f"overall status: {ENUMERATIONS['status'].get(status, status)}"))
+    late, verified = timing.get("months_late", 0), timing.get("verified_months_ago")
+    if timing.get("late_milestone") is not None:
+        cap = _step(late, LATENESS)
+        if cap is not None and cap[1] is not None:
+            caps.append((cap[1], f"{late} months past its estimated {timing['late_milestone']}"))
+    if verified is not None and status in ONGOING:
+        cap = _step(verified, STALENESS)
+        if cap is not None and cap[1] is not None:
+            caps.append((cap[1], f"status last verified {verified} months ago"))
+    return caps
+
+
+def _step(months: int, steps: tuple[tuple[int, int, str | None], ...]) -> tuple[int, str | None] | None:
+    """(deduction, best label) of the first step ``months`` reaches, or None."""
+    return next(((deduction, cap) for least, deduction, cap in steps if months >= least), None)
+
+
+def _enrollment(count: object, estimated: bool | None, phase: str, groups: PeerGroups) -> Component:
     peers, scope = _peers(groups.enrollments, phase)
     maximum = MAX_POINTS["enrollment"]
+    kind = {True: "anticipated", False: "actual", None: "not stated"}[estimated]
     if not isinstance(count, int):
         return Component(
-            {"target": None, "phase": phase}, NO_ENROLLMENT_POINTS, maximum, "No enrollment count in the record."
+            {"target": None, "count": None, "phase": phase},
+            NO_ENROLLMENT_POINTS,
+            maximum,
+            "No enrollment count in the record.",
         )
+    value: dict[str, Any] = {"target": count, "count": count, "count_type": kind, "phase": phase, "scope": scope}
+    if count <= 0:
+        what = "Enrolled no participant" if estimated is False else "A target of 0 participants"
+        return Component(value, 0, maximum, f"{what}: 0 of {maximum} points.")
     if len(peers) < 2:
-        return Component({"target": count, "phase": phase}, NO_ENROLLMENT_POINTS, maximum, "Too few trials to compare.")
+        return Component(value, NO_ENROLLMENT_POINTS, maximum, "Too few trials to compare.")
     band = percentile_band(count, peers)
-    value = {
-        "target": count,
-        "phase": phase,
-        "band": band.label,
-        "scope": scope,
-        "percentile_rank": band.rank,
-        "percentiles": band.cuts,
-        "peers": len(peers),
-    }
+    value |= {"band": band.label, "percentile_rank": band.rank, "percentiles": band.cuts, "peers": len(peers)}
+    median = band.cuts["P50"]
+    value["count_to_median"] = round(count / median, 2) if median else None
+    if estimated is False:  # what the trial enrolled: achieved against what its peers count
+        points = round_half_up(maximum * min(1.0, count / median)) if median else maximum
+        explanation = (
+            f"Enrolled {count} participants (actual), {count / median:.0%} of the median {median:g} {scope} "
+            f"({len(peers)} trials): {points} of {maximum} points."
+            if median
+            else f"Enrolled {count} participants (actual): {points} of {maximum} points."
+        )
+        return Component(value, points, maximum, explanation)
+    typed = "" if estimated else " (type not stated)"
     explanation = (
-        f"Target of {count} participants at {band.label} {scope} ({len(peers)} trials; "
-        f"median {band.cuts['P50']:g}): {band.points} of {maximum} points."
+        f"Target of {count} participants{typed} at {band.label} {scope} ({len(peers)} trials; "
+        f"median {median:g}): {band.points} of {maximum} points."
     )
     return Component(value, band.points, maximum, explanation)
 
 
-def _timeline(dates: Timeline, phase: str, groups: PeerGroups) -> Component:
+def _lateness(dates: Timeline, status: str | None) -> tuple[int, str | None]:
+    """Months past the latest estimated date a trial under way should have reached (0 when none), and which."""
+    if status not in ONGOING:
+        return 0, None
+    keys = ("primary_completion", "study_completion") + (("study_start",) if status == "NOT_YET_RECRUITING" else ())
+    late = [
+        (months_between(item.day, dates.as_of), item.info.label)
+        for item in dates.milestones
+        if item.info.key in keys and item.state == "overdue"
+    ]
+    return max(late, default=(0, None))
+
+
+def _timeline(dates: Timeline, status: str | None, phase: str, groups: PeerGroups) -> Component:
     maximum = MAX_POINTS["timeline"]
     deductions: list[tuple[int, str]] = []
     past = [
@@ -284,20 +379,27 @@ def _timeline(dates: Timeline, phase: str, groups: PeerGroups) -> Component:
         for item in dates.milestones
         if item.info.key in ("study_start", "primary_completion", "study_completion") and item.state == "overdue"
     ]
-    if past:
-        deductions.append((10, f"estimated {', '.join(past)} already past"))
+    late, late_milestone = _lateness(dates, status)
+    if late_milestone is not None:
+        step = _step(late, LATENESS)
+        deduction = step[0] if step else LATENESS[-1][1]
+        deductions.append((deduction, f"{max(late, 0)} months past its estimated {late_milestone}"))
     verified = dates.milestone("status_verified")
-    stale = verified is not None and (dates.as_of - verified.day).days > STALE_DAYS
-    if stale:
-        deductions.append((10, f"status last verified {verified.recorded if verified else ''}, over a year ago"))
+    verified_months = months_between(verified.day, dates.as_of) if verified is not None else None
+    stale = verified_months is not None and status in ONGOING and _step(verified_months, STALENESS) is not None
+    if stale and verified_months is not None:
+        step = _step(verified_months, STALENESS)
+        deductions.append((step[0] if step else 0, f"status last verified {verified_months} months ago"))
     planned = dates.period_days if dates.period_start and dates.milestone("primary_completion") else None
+    primary = dates.milestone("primary_completion")
+    duration_type = "actual" if primary is not None and primary.state == "completed" else "planned"
     peers, scope = _peers(groups.durations, phase)
     median = statistics.median(peers) if peers else None
     ratio = planned / median if planned is not None and median else None
     if ratio is not None and ratio > 2:
-        deductions.append((10, f"planned duration {ratio:.1f}x the median {scope}"))
+        deductions.append((10, f"{duration_type} duration {ratio:.1f}x the median {scope}"))
     elif ratio is not None and ratio > 1.25:
-        deductions.append((5, f"planned duration {ratio:.1f}x the median {scope}"))
+        deductions.append((5, f"{duration_type} duration {ratio:.1f}x the median {scope}"))
     if dates.period_start is None or dates.period_end is None:
         deductions.append((10, "no start or completion date"))
     points = max(0, maximum - sum(amount for amount, _ in deductions))
@@ -307,11 +409,15 @@ def _timeline(dates: Timeline, phase: str, groups: PeerGroups) -> Component:
         "progress_percent": dates.progress_percent,
         "started": dates.period_start.isoformat() if dates.period_start else None,
         "planned_duration_days": planned,
+        "duration_type": duration_type,
         "median_duration_days": median,
         "duration_ratio": None if ratio is None else round(ratio, 2),
         "scope": scope,
         "estimated_dates_past": past,
+        "months_late": late if late_milestone is not None else 0,
+        "late_milestone": late_milestone,
         "status_verified": verified.recorded if verified else None,
+        "verified_months_ago": verified_months,
         "status_verified_stale": stale,
     }
     reasons = "; ".join(f"{text} (-{amount})" for amount, text in deductions) or "no deductions"

@@ -4,8 +4,11 @@ Rules, so a page can be reproduced (``as_of`` fixes the day; it defaults to toda
 
 - **Dates** keep the precision the record gives; for arithmetic a ``YYYY-MM`` date is the first of its month and a
   ``YYYY`` date the first of January.
-- **Milestone state** on ``as_of``: ``expected`` when the date is after ``as_of``; otherwise ``overdue`` when the
-  registry still calls it an estimate (an estimated date already past), else ``completed``.
+- **Milestone state** on ``as_of``: ``expected`` when the date is after ``as_of``. A trial milestone (study start,
+  primary completion, study completion) already reached is ``completed`` when the record calls its date actual,
+  ``overdue`` when it still calls it an estimate, and ``not stated`` when the record gives no type: such a date is
+  neither actual nor late. A registry date (first submitted, first posted, last update, status verified) is a fact of
+  the registry's bookkeeping: ``recorded`` once reached, never overdue, whatever type the registry gives it.
 - **Gaps**: the five trial milestones (first submitted, study start, first posted, primary completion, study
   completion) are put in date order (ties keep that order) and each gets the time until the next one, in words.
   The record milestones (last update, status verified) get none.
@@ -30,6 +33,7 @@ from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
 
 __all__ = [
+    "DATE_TYPES",
     "MILESTONES",
     "Milestone",
     "MilestoneInfo",
@@ -55,25 +59,37 @@ class MilestoneInfo:
     key: str
     label: str
     description: str
-    chain: bool  # a trial milestone that gets a gap to the next one
+    chain: bool  # a milestone that gets a gap to the next one
     on_timeline: bool  # shown in the timeline (else only among the record dates)
+    registry: bool  # the registry's bookkeeping (submitted, posted, updated, verified), not the trial's own progress
 
 
 MILESTONES: Final = (
-    MilestoneInfo("first_submitted", "First Submitted", "Initial submission to the registry", True, True),
-    MilestoneInfo("study_start", "Study Start", "First participant enrolled", True, True),
-    MilestoneInfo("first_posted", "First Posted", "Study publicly available on registry", True, True),
+    MilestoneInfo("first_submitted", "First Submitted", "Initial submission to the registry", True, True, True),
+    MilestoneInfo("study_start", "Study Start", "First participant enrolled", True, True, False),
+    MilestoneInfo("first_posted", "First Posted", "Study publicly available on registry", True, True, True),
     MilestoneInfo(
-        "primary_completion", "Primary Completion", "Last participant's last visit for primary outcome", True, True
+        "primary_completion",
+        "Primary Completion",
+        "Last participant's last visit for primary outcome",
+        True,
+        True,
+        False,
     ),
-    MilestoneInfo("study_completion", "Study Completion", "Last participant's last visit for all outcomes", True, True),
-    MilestoneInfo("last_update", "Last Updated", "Latest changes published on the registry", False, True),
-    MilestoneInfo("status_verified", "Status Verified", "Sponsor last confirmed the status", False, True),
-    MilestoneInfo("first_submitted_qc", "First QC Date", "First submission that passed quality control", False, False),
     MilestoneInfo(
-        "last_update_submitted", "Last Update Submit", "Latest changes submitted by the sponsor", False, False
+        "study_completion", "Study Completion", "Last participant's last visit for all outcomes", True, True, False
+    ),
+    MilestoneInfo("last_update", "Last Updated", "Latest changes published on the registry", False, True, True),
+    MilestoneInfo("status_verified", "Status Verified", "Sponsor last confirmed the status", False, True, True),
+    MilestoneInfo(
+        "first_submitted_qc", "First QC Date", "First submission that passed quality control", False, False, True
+    ),
+    MilestoneInfo(
+        "last_update_submitted", "Last Update Submit", "Latest changes submitted by the sponsor", False, False, True
     ),
 )
+#: What the record says of a date: ``True`` estimated, ``False`` actual, ``None`` no type given.
+DATE_TYPES: Final = {True: "estimated", False: "actual", None: "not stated"}
 _BY_KEY: Final = {info.key: info for info in MILESTONES}
 
 
@@ -84,8 +100,8 @@ class Milestone:
     info: MilestoneInfo
     recorded: str  # as the record gives it: YYYY-MM-DD, YYYY-MM or YYYY
     day: date
-    estimated: bool | None  # None: the record does not say (dates without a type are actual)
-    state: str  # completed | expected | overdue
+    estimated: bool | None  # None: the record gives no type (neither actual nor estimated)
+    state: str  # completed | expected | overdue | not stated | recorded (a registry date reached)
     gap_days: int | None = None
     gap: str | None = None
 
@@ -95,7 +111,8 @@ class Milestone:
             "label": self.info.label,
             "description": self.info.description,
             "date": self.recorded,
-            "estimated": bool(self.estimated),
+            "estimated": self.estimated,
+            "date_type": DATE_TYPES[self.estimated],
             "state": self.state,
             "gap_to_next": self.gap,
             "gap_days": self.gap_days,
@@ -216,7 +233,7 @@ def _timeline(nct: str, rows: list[dict[str, Value]], day: date) -> Timeline:
         if info is None or parsed is None or info.key in found:
             continue
         estimated = row["estimated"] if isinstance(row["estimated"], bool) else None
-        found[info.key] = Milestone(info, recorded, parsed, estimated, _state(parsed, estimated, day))
+        found[info.key] = Milestone(info, recorded, parsed, estimated, _state(info, parsed, estimated, day))
     milestones = _with_gaps([found[info.key] for info in MILESTONES if info.key in found])
     start = found.get("study_start")
     end = found.get("primary_completion") or found.get("study_completion")
@@ -234,10 +251,12 @@ def _timeline(nct: str, rows: list[dict[str, Value]], day: date) -> Timeline:
     )
 
 
-def _state(day: date, estimated: bool | None, as_of: date) -> str:
+def _state(info: MilestoneInfo, day: date, estimated: bool | None, as_of: date) -> str:
     if day > as_of:
         return "expected"
-    return "overdue" if estimated else "completed"
+    if info.registry:
+        return "recorded"
+    return {True: "overdue", False: "completed", None: "not stated"}[estimated]
 
 
 def _with_gaps(milestones: list[Milestone]) -> list[Milestone]:

@@ -45,7 +45,7 @@ _MESH = (("MeSH conditions", "condition"), ("MeSH interventions", "intervention"
 
 
 _LABEL_STYLES = {"On Track": "green", "Completed": "green", "Needs Attention": "yellow", "At Risk": "dark_orange"}
-_STATE_STYLES = {"completed": "green", "expected": "cyan", "overdue": "red"}
+_STATE_STYLES = {"completed": "green", "expected": "cyan", "overdue": "red", "recorded": "dim", "not stated": "yellow"}
 
 
 def print_trial(summary: dict[str, Any], health: Health | None = None) -> None:
@@ -94,6 +94,8 @@ def _print_health(health: Health) -> None:
     for name, component in health.components.items():
         points = Text(f"{component.points:>2}/{component.max_points}", style="bold")
         table.add_row(Text(name.capitalize(), style="dim"), points, Text(component.explanation))
+    for cap in health.caps:
+        table.add_row(Text("Label", style="dim"), Text(""), Text(cap, style="yellow"))
     console.print(Panel(table, title=score, title_align="left", subtitle="Trial health (screening only)"))
 
 

@@ -118,6 +118,7 @@ def _cards(health: Health) -> dict[str, dict[str, str]]:
     reach = health.components["reach"].value
     status = health.components["status"].value
     target = enrollment.get("target")
+    actual = enrollment.get("count_type") == "actual"
     planned, median = timing.get("planned_duration_days"), timing.get("median_duration_days")
     months = timing.get("months_left")
     started = parse_date(str(timing.get("started") or ""))
@@ -125,11 +126,15 @@ def _cards(health: Health) -> dict[str, dict[str, str]]:
     return {
         "enrollment": {
             "big": "—" if target is None else f"{target:,}",
-            "small": "participants targeted",
-            "note": f"Target at {enrollment['band']} {enrollment['scope']}" if "band" in enrollment else "",
+            "small": "participants enrolled" if actual else "participants targeted",
+            "note": (
+                f"{'Enrolled' if actual else 'Target'} at {enrollment['band']} {enrollment['scope']}"
+                if "band" in enrollment
+                else ""
+            ),
         },
         "timeline": {
-            "big": "—" if months is None else (f"{months}mo left" if months >= 0 else f"{-months}mo overdue"),
+            "big": _time_left(months, timing, health.finished),
             "small": f"Started {started:%b %Y}" if started else "No start date",
             "note": (
                 f"Planned {_months(planned)} vs typical {_months(median)} {timing['scope']}"
@@ -150,6 +155,17 @@ def _cards(health: Health) -> dict[str, dict[str, str]]:
             "note": "",
         },
     }
+
+
+def _time_left(months: int | None, timing: dict[str, object], finished: bool) -> str:
+    """Months left; once past, "overdue" only for a trial under way whose end date is still an estimate."""
+    if months is None:
+        return "—"
+    if months >= 0 and not finished:
+        return f"{months}mo left"
+    if timing.get("late_milestone") is not None:
+        return f"{timing['months_late']}mo overdue"
+    return "ended" if finished else f"{-months}mo past"
 
 
 def _months(days: float | None) -> str:
