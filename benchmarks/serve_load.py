@@ -1,19 +1,24 @@
-"""Load test of ``kg serve``: concurrent clients on 127.0.0.1 for a bounded time; latency p50/p95, throughput, errors.
+"""Load test of ``kg serve``: concurrent clients on 127.0.0.1 for a bounded time; latency, 503s, errors, memory.
 
 A real ``kg serve`` (uvicorn) is started on a free loopback port over the offline demo store (the reference trial
 and its **synthetic** companions, built in a temporary directory), or over ``--store``. Each client thread has its
 own HTTP connection and requests, in turn, an explorer page ``/trial/NCT…``, an expansion ``/api/expand/…`` and the
-named query ``trial_summary`` over the SPARQL endpoint, for trials drawn at random (fixed seed). Any status other
-than 200, or a transport error, counts as an error. Prints the figures and writes
+named query ``trial_summary`` over the SPARQL endpoint, for trials drawn at random (fixed seed); ``--kinds trial``
+asks for explorer pages only, each trial once (every page uncached). Latencies (p50/p95/p99) are of the requests
+served (200); a 503 (a full cap or a time limit: the server asks to come back) is counted apart with its own
+latencies, and the client waits as its ``Retry-After`` asks, then asks again; any other status, or a transport
+error, is an error. The server's resident memory is sampled every second. Prints the figures and writes
 ``benchmarks/results/serve_load.json``.
 
     python benchmarks/serve_load.py                    # --clients 8 --seconds 20
+    python benchmarks/serve_load.py --store oxigraph:/tmp/real/store --kinds trial --clients 20 --seconds 60
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -25,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,44 +50,63 @@ def free_port() -> int:
 @contextlib.contextmanager
 def kg_serve(spec: str, *, timeout: float = 30.0, max_rows: int = 100_000, startup: float = 60.0) -> Iterator[str]:
     """``kg serve`` on a free loopback port in a child process; yields its base URL, stops it afterwards."""
-    port = free_port()
-    command = [sys.executable, "-m", "kg", "serve", "--store", spec, "--port", str(port)]
-    command += ["--timeout", str(timeout), "--max-rows", str(max_rows)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"kg serve did not start: {process.communicate()[1][-2000:]}")
-            time.sleep(0.1)
+    with serve_process(spec, ["--timeout", str(timeout), "--max-rows", str(max_rows)], startup=startup) as (base, _):
         yield base
-    finally:
-        process.terminate()
+
+
+@contextlib.contextmanager
+def serve_process(
+    spec: str, options: Sequence[str] = (), *, startup: float = 60.0
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``kg serve --store spec *options`` on a free loopback port; yields its base URL and its process."""
+    port = free_port()
+    command = [sys.executable, "-m", "kg", "serve", "--store", spec, "--port", str(port), *options]
+    base = f"http://127.0.0.1:{port}"
+    # Its messages go to a file: an unread pipe fills up and stalls a server that logs under load.
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, text=True)
+
+        def said() -> str:
+            log.seek(0)
+            return log.read()[-2000:]
+
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            deadline = time.monotonic() + startup
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
+                    raise RuntimeError(f"kg serve did not start: {said()}")
+                time.sleep(0.1)
+            yield base, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @dataclass
 class LoadReport:
-    """Latencies (seconds) per request kind, the errors seen, and the wall time of the run."""
+    """Latencies (seconds) per request kind of the requests served and of the 503s, the errors seen, and the wall
+    time of the run."""
 
     clients: int
     seconds: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    unavailable: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         every = [value for values in self.latencies.values() for value in values]
+        refused = [value for values in self.unavailable.values() for value in values]
         kinds = {kind: _figures(values, self.seconds) for kind, values in sorted(self.latencies.items())}
         return {
             "clients": self.clients,
@@ -91,6 +115,7 @@ class LoadReport:
             "first_errors": self.errors[:10],
             "all": _figures(every, self.seconds),
             "by_kind": kinds,
+            "503": _figures(refused, self.seconds),
         }
 
 
@@ -102,6 +127,7 @@ def _figures(values: list[float], seconds: float) -> dict[str, float]:
         "requests": len(values),
         "p50_ms": round(1000 * statistics.median(ordered), 1),
         "p95_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+        "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
         "max_ms": round(1000 * ordered[-1], 1),
         "per_second": round(len(values) / seconds, 1) if seconds else 0.0,
     }
@@ -121,20 +147,29 @@ def run_load(base: str, targets: list[Target], *, clients: int, seconds: float, 
         rng = random.Random(seed * 1000 + number)
         with httpx.Client(base_url=base, timeout=60) as session:
             turn = number
+            retry: tuple[str, str] | None = None
             while time.monotonic() < stop:
-                kind, path = targets[turn % len(targets)](rng)
-                turn += 1
+                kind, path = retry or targets[turn % len(targets)](rng)
+                turn += retry is None
                 started = time.perf_counter()
                 try:
                     response = session.get(path)
-                    problem = None if response.status_code == 200 else f"{response.status_code} {path[:80]}"
+                    status, retry = response.status_code, None
+                    problem = None if status in (200, 503) else f"{status} {path[:80]}"
+                    if status == 503:  # as a polite client does: wait as asked, then ask again
+                        retry = kind, path
                 except httpx.HTTPError as error:
-                    problem = f"{type(error).__name__} {path[:80]}"
+                    status, problem = 0, f"{type(error).__name__} {path[:80]}"
                 elapsed = time.perf_counter() - started
                 with lock:
-                    report.latencies.setdefault(kind, []).append(elapsed)
+                    if status == 200:
+                        report.latencies.setdefault(kind, []).append(elapsed)
+                    elif status == 503:
+                        report.unavailable.setdefault(kind, []).append(elapsed)
                     if problem:
                         report.errors.append(problem)
+                if retry:
+                    time.sleep(min(float(response.headers.get("Retry-After", 1)), max(0.0, stop - time.monotonic())))
 
     threads = [threading.Thread(target=client, args=(number,)) for number in range(clients)]
     began = time.monotonic()
@@ -146,8 +181,33 @@ def run_load(base: str, targets: list[Target], *, clients: int, seconds: float, 
     return report
 
 
-def explorer_targets(spec: str) -> list[Target]:
-    """The three request kinds, over the trials of the store at ``spec``."""
+@contextlib.contextmanager
+def memory_samples(pid: int, every: float = 1.0) -> Iterator[list[tuple[float, float]]]:
+    """(seconds since start, resident MB) of process ``pid`` every ``every`` seconds while the block runs (Linux)."""
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+    began = time.monotonic()
+
+    def sample() -> None:
+        while not done.wait(every):
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+                for line in status.splitlines():  # a process that has exited has no VmRSS line
+                    if line.startswith("VmRSS:"):
+                        samples.append((round(time.monotonic() - began, 1), round(int(line.split()[1]) / 1024, 1)))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        thread.join()
+
+
+def explorer_targets(spec: str, kinds: Sequence[str] = ("trial", "expand", "sparql")) -> list[Target]:
+    """The request kinds asked for (of trial, expand, sparql), over the trials of the store at ``spec``; with
+    ``trial`` alone, every trial is asked for once before any is asked again, so that no page comes from a cache."""
     from kg.analysis.related import RELATED_INDEX
     from kg.queries import bind, load_query
     from kg.store import open_store
@@ -159,17 +219,23 @@ def explorer_targets(spec: str) -> list[Target]:
         node_ids = sorted({str(node["id"]) for nct in picked for node in expand(store, nct)["nodes"]})
     summary = load_query("trial_summary")
 
+    deck = random.Random(2).sample(ncts, len(ncts))
+    dealt = itertools.count()
+
     def trial(rng: random.Random) -> tuple[str, str]:
+        if list(kinds) == ["trial"]:
+            return "/trial", f"/trial/{deck[next(dealt) % len(deck)]}"
         return "/trial", f"/trial/{rng.choice(ncts)}"
 
-    def expand(rng: random.Random) -> tuple[str, str]:
+    def expansion(rng: random.Random) -> tuple[str, str]:
         return "/api/expand", f"/api/expand/{quote(rng.choice(node_ids), safe='')}"
 
     def sparql(rng: random.Random) -> tuple[str, str]:
         text = bind(summary, {"nct": rng.choice(ncts)})
         return "/sparql", f"/sparql?query={quote(text, safe='')}"
 
-    return [trial, expand, sparql]
+    every: dict[str, Target] = {"trial": trial, "expand": expansion, "sparql": sparql}
+    return [every[kind] for kind in kinds]
 
 
 def build_demo(directory: Path, synthetic: int) -> str:
@@ -188,18 +254,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--synthetic", type=int, default=300, help="synthetic trials in the demo store")
     parser.add_argument("--store", help="serve this store instead of a fresh demo store")
+    parser.add_argument("--kinds", default="trial,expand,sparql", help="request kinds, of trial, expand, sparql")
+    parser.add_argument("--serve-option", action="append", default=[], help="passed to kg serve (repeatable)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kg-serve-load-") as directory:
         spec = args.store or build_demo(Path(directory), args.synthetic)
-        targets = explorer_targets(spec)
-        with kg_serve(spec) as base:
+        targets = explorer_targets(spec, args.kinds.split(","))
+        with serve_process(spec, args.serve_option) as (base, process), memory_samples(process.pid) as samples:
             report = run_load(base, targets, clients=args.clients, seconds=args.seconds)
+            exit_code = process.poll()  # None: the server outlived the load
+    memory = [mb for _, mb in samples]
     result = {
         "command": " ".join(["python", *sys.argv]),
         "store": args.store or f"demo (1 reference + {args.synthetic} synthetic trials)",
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         **report.summary(),
+        "server_exit_code": exit_code,
+        "server_rss_mb": {"first": memory[:1], "max": max(memory, default=0), "every_5s": samples[4::5]},
     }
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -378,7 +378,7 @@ def test_update_reports_exactly_the_registry_changes_and_equals_a_fresh_build(
 
 def test_update_without_a_harvest_says_what_to_do(server: ReplayServer, tmp_path: Path) -> None:
     result = kg("update", "--raw", str(tmp_path / "none"), "--base-url", server.url, home=tmp_path)
-    assert result.returncode == 1 and "run `kg fetch` first" in result.stderr
+    assert result.returncode == 2 and "run `kg fetch` first" in result.stderr
 
 
 def test_manifest_records_query_time_counts_and_data_version(server: ReplayServer, tmp_path: Path) -> None:

@@ -305,7 +305,7 @@ def test_cors_lets_a_page_on_another_origin_query(client: httpx.Client) -> None:
 
 # --- explorer routes and JSON API ---------------------------------------------------------------------------------
 def test_health(client: httpx.Client, demo_spec: str) -> None:  # noqa: F811
-    assert client.get("/healthz").json() == {"status": "ok", "store": demo_spec}
+    assert client.get("/healthz").json() == {"status": "ok", "store": "oxigraph:store"}
 
 
 def test_api_trial_reports_the_record(client: httpx.Client, demo_corpus: list[Path]) -> None:  # noqa: F811

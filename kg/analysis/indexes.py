@@ -34,4 +34,4 @@ def refresh_saved_indexes(target: str | Store | None) -> None:
     if kinds:
         with open_store(spec, read_only=True) as store:
             for kind in kinds:
-                kind.refresh(store, only_if_saved=False)
+                kind.refresh(store, only_if_saved=False, unless_superseded=True)  # a later build may have swapped

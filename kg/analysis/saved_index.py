@@ -5,7 +5,9 @@ from whole-predicate reads, which at registry scale take seconds to minutes: too
 per build. It is written beside an
 on-disk store (``PATH.<name>.pickle``) by ``kg build``, ``kg mesh load`` and ``kg update``, and checked when read
 against the store's fingerprint (build start time, MeSH version, index format), so a table from before a rebuild is
-never used. Other stores build it on first use. Either way it is then held as long as the open store lives.
+never used. A reader that builds one saves it only while the store on disk is still the one it opened (a server
+open across a rebuild must not replace the new build's index with its old store's). Other stores build it on first
+use. Either way it is then held as long as the open store lives.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Final, Generic, Protocol, TypeVar
 
 from kg.atomic import replacing
 from kg.graphs import BUILD, MESH_SCHEME
-from kg.store import Store
+from kg.store import Store, StoreError, open_store
 from kg.vocab import SPARQL_PROLOGUE
 
 __all__ = ["SavedIndex"]
@@ -34,6 +36,10 @@ _FINGERPRINT: Final = (
   OPTIONAL {{ {MESH_SCHEME} kg:meshVersion ?mesh }}
 }}"""
 )
+
+
+class _Superseded(Exception):
+    """The store on disk was rebuilt after the index's store was opened."""
 
 
 class Fingerprinted(Protocol):
@@ -67,9 +73,26 @@ class SavedIndex(Generic[Index]):
         row = store.select(_FINGERPRINT).rows[0]
         return f"{self.version}|{row.get('started')}|{row.get('mesh')}"
 
-    def save(self, index: Index, path: Path) -> None:
-        with replacing(path) as partial, partial.open("wb") as out:
-            pickle.dump(index, out, protocol=pickle.HIGHEST_PROTOCOL)
+    def save(self, index: Index, path: Path, *, unless_superseded: str | None = None) -> None:
+        """Write ``index`` at ``path`` whole. ``unless_superseded``, a store spec: only if the store now on disk there
+        still has the index's fingerprint, checked just before the rename; a server opened before a build computes
+        its old store's index, which must not replace the one the build saved."""
+        try:
+            with replacing(path) as partial:
+                with partial.open("wb") as out:
+                    pickle.dump(index, out, protocol=pickle.HIGHEST_PROTOCOL)
+                if unless_superseded is not None and not self._on_disk(unless_superseded, index.fingerprint):
+                    raise _Superseded
+        except _Superseded:
+            logger.info("not saving the %s index at %s: the store there was rebuilt since", self.name, path)
+
+    def _on_disk(self, spec: str, fingerprint: str) -> bool:
+        """Whether the store at ``spec``, opened afresh, has ``fingerprint``."""
+        try:
+            with open_store(spec, read_only=True) as disk:
+                return self.fingerprint(disk) == fingerprint
+        except StoreError:
+            return False
 
     def read_saved(self, path: Path, expected: str) -> Index | None:
         """The index saved at ``path`` if it is one of this kind with the ``expected`` fingerprint."""
@@ -98,14 +121,15 @@ class SavedIndex(Generic[Index]):
             index = self.build(store)
             try:
                 if path is not None:
-                    self.save(index, path)
+                    self.save(index, path, unless_superseded=store.spec)
             except OSError as error:
                 logger.warning("could not save the %s index at %s: %s", self.name, path, error)
         self._in_memory[store] = index
         return index
 
-    def refresh(self, store: Store, *, only_if_saved: bool) -> None:
-        """Rebuild and save the index beside an on-disk store (``only_if_saved``: only where one was saved)."""
+    def refresh(self, store: Store, *, only_if_saved: bool, unless_superseded: bool = False) -> None:
+        """Rebuild and save the index beside an on-disk store (``only_if_saved``: only where one was saved;
+        ``unless_superseded``: see :meth:`save`, for a reader's handle, not the writer's own)."""
         path = self.path(store.spec)
         if path is not None and (path.is_file() or not only_if_saved):
-            self.save(self.build(store), path)
+            self.save(self.build(store), path, unless_superseded=store.spec if unless_superseded else None)

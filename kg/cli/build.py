@@ -45,6 +45,10 @@ def build(
     from kg.pipeline.build import BuildFailed
     from kg.pipeline.build import build as run_build
 
+    if not any(
+        path.exists() for path in paths
+    ):  # some missing among others are reported as skipped, and the build goes on
+        raise FileNotFoundError(f"no such file or folder: {', '.join(map(str, paths))}")
     try:
         with record_progress("Reading records") as tick:
             report = run_build(list(paths), store, strict=strict, on_record=tick, mesh=list(mesh), workers=workers)

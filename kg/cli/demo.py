@@ -16,21 +16,25 @@ __all__ = ["demo"]
 @app.command()
 def demo(
     store: StoreOption = None,
-    synthetic: Annotated[int, typer.Option(help="Number of synthetic trials beside the reference trial.")] = 300,
+    synthetic: Annotated[
+        int, typer.Option(min=0, max=999_999, help="Number of synthetic trials beside the reference trial.")
+    ] = 300,
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic trials.")] = 20251114,
 ) -> None:
     """Offline demo: the reference trial NCT07232407 plus synthetic trials, built into the store, with its explorer,
     trial page and a Neoplasms landscape report written beside the corpus."""
+    from kg.atomic import removed_on_failure
     from kg.cli.progress import record_progress
     from kg.config import default_spec, kg_home
     from kg.demo import SEED_NCT, demo_mesh_file, write_demo_corpus
     from kg.pipeline.build import build as run_build
 
     corpus = kg_home() / "demo"
-    paths = write_demo_corpus(corpus, n_synthetic=synthetic, seed=seed)
     spec = store or default_spec()
-    with record_progress("Building the demo graph") as tick:
-        report = run_build(list(paths), spec, on_record=tick, mesh=[demo_mesh_file()])
+    with removed_on_failure(corpus):  # a store that cannot be built leaves no corpus behind
+        paths = write_demo_corpus(corpus, n_synthetic=synthetic, seed=seed)
+        with record_progress("Building the demo graph") as tick:
+            report = run_build(list(paths), spec, on_record=tick, mesh=[demo_mesh_file()])
     console.print(
         f"Demo graph: {report.trials:,} trials ({report.trials - 1:,} of them SYNTHETIC, seed {seed}), "
         f"{report.quads:,} quads, built in {report.seconds:.1f} s into {spec}\nCorpus written to {corpus}",
@@ -61,15 +65,15 @@ _DEMO_LANDSCAPE = "D009369"  # Neoplasms: the seed trial's condition sits under 
 def _write_demo_pages(spec: str, folder: Path, nct_id: str) -> dict[str, Path]:
     """The three pages a first-time user opens: explorer and trial page of the seed trial, and a landscape."""
     from kg.analysis.landscape import landscape
+    from kg.atomic import ensure_folder, write_atomic
     from kg.store import open_store
     from kg.views.landscape_report import write_report
     from kg.views.trial_page import trial_explorer, write_trial_page
 
-    folder.mkdir(parents=True, exist_ok=True)
-    explorer = folder / f"{nct_id}-explorer.html"
+    explorer = ensure_folder(folder) / f"{nct_id}-explorer.html"
     with open_store(spec, read_only=True) as opened:
         page = trial_explorer(opened, nct_id)  # rendered once: the trial page embeds the same page
-        explorer.write_text(page, encoding="utf-8")
+        write_atomic(explorer, page)
         trial_page = write_trial_page(opened, nct_id, folder / f"{nct_id}.html", explorer=page)
         report = write_report(landscape(opened, _DEMO_LANDSCAPE), folder / "landscape-neoplasms", store=spec)
     return {"Explorer": explorer, "Trial page": trial_page, "Landscape report (Neoplasms)": report}

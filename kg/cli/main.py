@@ -12,6 +12,7 @@ from typing import Annotated, BinaryIO, Final, Optional
 
 import typer
 
+from kg.atomic import WriteFailed, replacing
 from kg.cli.app import FormatOption, NctIdArgument, StoreOption, app
 from kg.cli.output import Format, console, errors, print_json, print_mapping, print_result
 from kg.errors import KgError
@@ -77,8 +78,10 @@ def sparql(
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Run any SPARQL query; SELECT/ASK print rows, CONSTRUCT/DESCRIBE print N-Triples."""
-    from kg.store import open_store, query_form
+    """Run any SPARQL query; SELECT/ASK print rows, CONSTRUCT/DESCRIBE print N-Triples. The endpoint's guard runs
+    first (updates, SERVICE, FROM and over-deep queries are refused in one line: Oxigraph segfaults on the latter)."""
+    from kg.store import StoreError, open_store
+    from kg.web.guard import check_query
 
     if query_or_file == "-":
         text = sys.stdin.read()
@@ -86,11 +89,15 @@ def sparql(
         text = Path(query_or_file).read_text(encoding="utf-8")
     else:
         text = query_or_file
+    form = check_query(text)
     with open_store(store, read_only=True) as opened:
-        if query_form(text) in ("CONSTRUCT", "DESCRIBE"):
-            sys.stdout.buffer.write(opened.construct(text))
-        else:
-            print_result(opened.select(text), fmt)
+        try:
+            if form in ("CONSTRUCT", "DESCRIBE"):
+                sys.stdout.buffer.write(opened.construct(text))
+            else:
+                print_result(opened.select(text), fmt)
+        except RuntimeError as error:  # Oxigraph's refusal of an evaluation, e.g. an unknown function
+            raise StoreError(f"the query cannot be evaluated: {error}") from None
 
 
 @app.command()
@@ -126,9 +133,7 @@ def export(
         if output is None:
             dump(sys.stdout.buffer)
             return
-        from kg.atomic import replacing
-
-        with replacing(output) as partial, partial.open("wb") as stream:
+        with replacing(output, parents=True) as partial, partial.open("wb") as stream:
             dump(stream)
         errors.print(f"Wrote {output} ({output.stat().st_size:,} bytes)", markup=False)
 
@@ -213,8 +218,17 @@ from kg.cli import build, demo, explore, fetch, landscape, mesh, serve, synth, t
 FEATURES = (build, mesh, demo, trial, explore, serve, landscape, fetch, synth)
 
 
-#: What a user's mistake raises: kg's own errors, and a file that is missing, a folder or not readable.
-_USER_ERRORS: Final = (KgError, FileNotFoundError, IsADirectoryError, PermissionError)
+#: What a user's mistake raises: kg's own errors, a file that is missing, a folder or not readable, a path through a
+#: regular file, and an output that cannot be written.
+_USER_ERRORS: Final = (
+    KgError,
+    FileNotFoundError,
+    IsADirectoryError,
+    PermissionError,
+    NotADirectoryError,
+    FileExistsError,
+    WriteFailed,
+)
 
 
 def main() -> None:
@@ -222,5 +236,5 @@ def main() -> None:
     try:
         app()
     except _USER_ERRORS as error:
-        errors.print(f"error: {error}", markup=False, style="red")
+        errors.print(f"error: {error}", markup=False, style="red", soft_wrap=True)  # one line, however long
         sys.exit(2)

@@ -46,11 +46,12 @@ def mesh_load(
 ) -> None:
     """Load MeSH files into the store (created if there is none yet), replacing its vocabulary; recomputes
     information content."""
-    from kg.pipeline.mesh_load import load_mesh
+    from kg.pipeline.mesh_load import apply_mesh, read_mesh
     from kg.store import open_store
 
     for file in files:
         if not file.is_file():
             raise FileNotFoundError(f"no such MeSH file: {file}")
+    read = read_mesh(files)  # files that are not MeSH fail here, before a store is opened or created
     with open_store(store, create=True) as opened:  # a new data home: the vocabulary first, trials later
-        print_mesh_report(load_mesh(opened, files))
+        print_mesh_report(apply_mesh(opened, read))

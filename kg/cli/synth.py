@@ -9,6 +9,7 @@ import typer
 
 from kg.cli.app import app
 from kg.cli.output import console
+from kg.errors import KgError
 
 __all__ = ["synth"]
 
@@ -29,14 +30,21 @@ def synth(
     shard_size: Annotated[int, typer.Option(min=1, help="Trials per shard file.")] = 25_000,
 ) -> None:
     """Write a reproducible synthetic registry (NCT99… ids, every record marked synthetic) for `kg build`."""
+    from kg.atomic import ensure_folder, removed_on_failure
     from kg.cli.progress import record_progress
     from kg.demo.registry import write_registry
 
     for file in mesh:
         if not file.is_file():
             raise FileNotFoundError(f"no such MeSH file: {file}")
-    with record_progress("Generating synthetic trials") as tick:
-        paths = write_registry(output, trials, seed=seed, mesh=list(mesh) or None, shard_size=shard_size, on_study=tick)
+    with removed_on_failure(output), record_progress("Generating synthetic trials") as tick:
+        ensure_folder(output)  # a folder that cannot be made is one line, before any trial is generated
+        try:
+            paths = write_registry(
+                output, trials, seed=seed, mesh=list(mesh) or None, shard_size=shard_size, on_study=tick
+            )
+        except ValueError as error:  # its refusal of an input: MeSH files with nothing to draw trials from
+            raise KgError(f"cannot generate synthetic trials: {error}") from None
     size = sum(path.stat().st_size for path in paths)
     console.print(
         f"Wrote {trials:,} SYNTHETIC trials (seed {seed}) in {len(paths)} shard(s), {size / 2**20:,.1f} MiB, to "

@@ -6,22 +6,40 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from kg.analysis.indexes import refresh_saved_indexes
+from kg.errors import KgError
 from kg.graphs import MESH_GRAPH
-from kg.mesh.files import iter_mesh_file, iter_trees
+from kg.mesh.files import MeshProblem, iter_mesh_file, iter_trees
 from kg.mesh.mapping import MeshIndex, mesh_quads
 from kg.pipeline.information_content import TrialTerms, update_information_content
 from kg.store import Store
 
-__all__ = ["MeshLoadReport", "load_mesh"]
+__all__ = ["MeshLoadFailed", "MeshLoadReport", "MeshRead", "apply_mesh", "load_mesh", "read_mesh"]
 
 logger = logging.getLogger(__name__)
 
+_Record = TypeVar("_Record")
 _YEAR = re.compile(r"(?<!\d)(19|20)\d{2}(?!\d)")
+
+
+class MeshLoadFailed(KgError, ValueError):
+    """The files hold no MeSH record, or more problems than records: not MeSH (``kg mesh load /etc/passwd``), or the
+    wrong files; the store keeps its vocabulary."""
+
+
+@dataclass(frozen=True)
+class MeshRead:
+    """MeSH files read and checked, before any store is touched."""
+
+    index: MeshIndex
+    version: str
+    started: float
 
 
 @dataclass
@@ -39,15 +57,40 @@ def load_mesh(
 ) -> MeshLoadReport:
     """Replace the store's MeSH graph with the vocabulary in ``paths`` (descriptor, supplementary and mtrees
     files, any order), then recompute information content (from ``terms`` when the caller has them). The year is
-    read from the file names unless given."""
+    read from the file names unless given. Files that are not MeSH raise :class:`MeshLoadFailed` before the store
+    is touched."""
+    return apply_mesh(store, read_mesh(paths, version=version), terms=terms)
+
+
+def read_mesh(paths: Iterable[Path | str], *, version: str | None = None) -> MeshRead:
+    """Read and index MeSH files; :class:`MeshLoadFailed` when they hold no record, or more problems than records."""
     started = time.perf_counter()
     files = [Path(path) for path in paths]
+    counts: Counter[str] = Counter()
     records = itertools.chain.from_iterable(
         iter_trees(file) if file.name.startswith("mtrees") else iter_mesh_file(file) for file in files
     )
-    index = MeshIndex.from_records(records)
+    index = MeshIndex.from_records(_counted(records, counts))
+    names = ", ".join(str(file) for file in files)
+    if counts["records"] == 0 or counts["problems"] > counts["records"]:
+        raise MeshLoadFailed(
+            f"{names}: {counts['records']:,} MeSH record(s) and {counts['problems']:,} problem(s): not MeSH files "
+            "(d2025.bin, c2025.bin, mtrees2025.bin); nothing was loaded, the store keeps its vocabulary"
+        )
     years = sorted({match.group(0) for file in files if (match := _YEAR.search(file.name))})
-    report = MeshLoadReport(version=version or "/".join(years) or "unknown")
+    return MeshRead(index, version or "/".join(years) or "unknown", started)
+
+
+def _counted(records: Iterable[_Record], counts: Counter[str]) -> Iterator[_Record]:
+    for record in records:
+        counts["problems" if isinstance(record, MeshProblem) else "records"] += 1
+        yield record
+
+
+def apply_mesh(store: Store, read: MeshRead, *, terms: TrialTerms | None = None) -> MeshLoadReport:
+    """Replace the store's MeSH graph with files already read (see :func:`load_mesh`)."""
+    index, started = read.index, read.started
+    report = MeshLoadReport(version=read.version)
     quads = list(mesh_quads(index, version=report.version))
     report.problems = list(index.problems) + index.unresolved_headings()
     store.replace_graphs({MESH_GRAPH: quads})

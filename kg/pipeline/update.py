@@ -101,17 +101,17 @@ def update(
     last = last_harvest(raw)
     if last is None:
         raise HarvestError(f"no complete harvest in {harvest_root(raw)} to update from: run `kg fetch` first")
-    base = read_manifest(last)
-    query = StudyQuery.from_json(base.get("base_query") or base["query"])
-    since = datetime.fromisoformat(base["started"]).date().isoformat()  # that day again: the registry posts by day
-    root = last.parent
-    folder = start_harvest(
-        query.since(since), client, root=root, kind="update", extra={"base_query": query.to_json(), "since": since}
-    )
-    run_harvest(folder, client, on_progress=on_progress, resume_command="kg update (it starts afresh)")
-    listed = client.list_ids(query.params())
-    report = UpdateReport(since, folder)
-    with open_store(spec) as store:
+    with open_store(spec) as store:  # the writer lock before harvesting: a second writer refuses at once
+        base = read_manifest(last)
+        query = StudyQuery.from_json(base.get("base_query") or base["query"])
+        since = datetime.fromisoformat(base["started"]).date().isoformat()  # that day again: the registry posts by day
+        root = last.parent
+        folder = start_harvest(
+            query.since(since), client, root=root, kind="update", extra={"base_query": query.to_json(), "since": since}
+        )
+        run_harvest(folder, client, on_progress=on_progress, resume_command="kg update (it starts afresh)")
+        listed = client.list_ids(query.params())
+        report = UpdateReport(since, folder)
         stored = stored_versions(store)
         changed = False
         for study in iter_page_records(folder):

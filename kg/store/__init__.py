@@ -13,10 +13,12 @@ from typing import Final
 
 from kg.config import default_spec
 from kg.store.base import QueryResult, Store, StoreError, Value, query_form
+from kg.store.lock import StoreBusy, WriterLock
 
 __all__ = [
     "QueryResult",
     "Store",
+    "StoreBusy",
     "StoreError",
     "Value",
     "fresh_store",
@@ -58,20 +60,52 @@ def open_store(spec: str | None = None, *, read_only: bool = False, create: bool
     if not rest:
         return OxigraphStore()
     path = Path(rest).expanduser()
-    _recover(path)
-    if not path.exists():
-        if not create:
+    if read_only:
+        _recover_unless_writing(path)
+        if not path.exists():
             raise StoreError(f"no store at {path}: build one first (kg build PATH... or kg demo)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return OxigraphStore(path, read_only=read_only)
+        return OxigraphStore(path, read_only=True)
+    if not path.exists() and not create and not path.with_name(path.name + _PREVIOUS).exists():
+        raise StoreError(f"no store at {path}: build one first (kg build PATH... or kg demo)")
+    lock = _writer_lock(path)
+    try:
+        _recover(path)
+    except BaseException:
+        lock.release()
+        raise
+    return OxigraphStore(path, lock=lock)
+
+
+def _writer_lock(path: Path) -> WriterLock:
+    """The store's writer lock; a folder that cannot be made (``--store`` inside a file, a read-only folder) is one
+    line."""
+    try:
+        return WriterLock(path)
+    except OSError as error:
+        raise StoreError(f"cannot write a store at {path}: {error.strerror or error}") from None
 
 
 def _recover(path: Path) -> None:
-    """Finish a swap that was interrupted between its two renames."""
+    """Finish a swap that was interrupted between its two renames (the caller holds the writer lock)."""
     previous = path.with_name(path.name + _PREVIOUS)
     if previous.exists() and not path.exists():
         logger.warning("restoring %s from an interrupted swap", path)
         previous.rename(path)
+
+
+def _recover_unless_writing(path: Path) -> None:
+    """A reader finishes an interrupted swap only when no writer is busy: a build between its two renames is not
+    interrupted, and would fail if its previous store came back."""
+    if path.exists() or not path.with_name(path.name + _PREVIOUS).exists():
+        return
+    try:
+        lock = WriterLock(path)
+    except (StoreBusy, OSError):
+        return
+    try:
+        _recover(path)
+    finally:
+        lock.release()
 
 
 def in_memory(spec: str | None) -> bool:
@@ -100,21 +134,40 @@ def fresh_store(spec: str | None = None) -> Iterator[Store]:
 
 
 def _fresh_oxigraph(path: Path) -> Iterator[Store]:
+    """Staged in ``PATH.building-…`` under the writer lock: the staging folders left there are a dead build's,
+    never a running one's."""
+    lock = _writer_lock(path)
+    try:
+        _recover(path)
+        for stale in path.parent.glob(path.name + _BUILDING + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        yield from _staged(path)
+    finally:
+        lock.release()
+
+
+def _staged(path: Path) -> Iterator[Store]:
     from kg.store.oxigraph import OxigraphStore
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _recover(path)
-    for stale in path.parent.glob(path.name + _BUILDING + "*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=path.name + _BUILDING, dir=path.parent))
-    store = OxigraphStore(staging)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=path.name + _BUILDING, dir=path.parent))
+    except OSError as error:
+        raise StoreError(f"cannot write a store beside {path}: {error.strerror or error}") from None
+    try:
+        store = OxigraphStore(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     try:
         yield store
         store.optimize()
         store.close()
-    except BaseException:
+    except BaseException as error:
         store.close()
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, RuntimeError) and "IO error" in str(error):  # RocksDB: a full or read-only disk
+            message = f"cannot write the new store beside {path} ({error}); the previous store is untouched"
+            raise StoreError(message) from None
         raise
     previous = path.with_name(path.name + _PREVIOUS)
     shutil.rmtree(previous, ignore_errors=True)

@@ -10,6 +10,8 @@ from typing import BinaryIO, Final
 import pyoxigraph as ox
 
 from kg.store.base import Bindings, QueryResult, RawResult, Store, StoreError, Value, inline_values, python_value
+from kg.store.check import DamagedStore, check_folder, rebuild_hint, seal, unseal
+from kg.store.lock import WriterLock
 
 __all__ = ["OxigraphStore", "term_value"]
 
@@ -38,25 +40,38 @@ def term_value(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None
 
 
 class OxigraphStore(Store):
-    """pyoxigraph ``Store``; ``path=None`` keeps it in memory."""
+    """pyoxigraph ``Store``; ``path=None`` keeps it in memory. On disk, a writer seals the folder when it closes and
+    a reader checks the seal first (:mod:`kg.store.check`); ``lock``, the writer's lock, is released on close."""
 
     scans_fast = True
 
-    def __init__(self, path: Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path | None = None, *, read_only: bool = False, lock: WriterLock | None = None) -> None:
         self.path = path
         self.loads_in_background = path is not None  # bulk_load on disk; in memory a load is too quick to overlap
         self.read_only = read_only
         self.spec = f"oxigraph:{path}" if path else "oxigraph:"
+        self._lock = lock
         try:
             if path is None:
                 self.inner = ox.Store()
             elif read_only:
+                check_folder(path, writing=False)
                 self.inner = ox.Store.read_only(str(path))
             else:
+                if path.exists():
+                    check_folder(path, writing=True)
                 self.inner = ox.Store(str(path))
-        except OSError as error:
-            hint = " (another kg process, e.g. `kg serve`, may hold it open)" if "lock" in str(error).lower() else ""
-            raise StoreError(f"cannot open the Oxigraph store at {path}: {error}{hint}") from None
+                unseal(path)
+        except BaseException as error:
+            self._release()
+            if isinstance(error, OSError):
+                held = "lock" in str(error).lower()
+                hint = " (another kg process, e.g. `kg serve`, may hold it open)" if held else ""
+                raise StoreError(f"cannot open the Oxigraph store at {path}: {error}{hint}") from None
+            if isinstance(error, RuntimeError) and not isinstance(error, StoreError):  # RocksDB's "Corruption: …"
+                damage = f"the store at {path} is damaged ({error})"
+                raise DamagedStore(f"{damage}: {rebuild_hint(path or Path())}") from None
+            raise
 
     def load_nquads(self, data: bytes) -> None:
         """Oxigraph's own parser; on disk its bulk loader (no transaction: the build's staging store is discarded
@@ -136,6 +151,15 @@ class OxigraphStore(Store):
             self.inner.optimize()
 
     def close(self) -> None:
-        if self.path is not None and not self.read_only and hasattr(self, "inner"):
+        writer = self.path is not None and not self.read_only and hasattr(self, "inner")
+        if writer:
             self.inner.flush()
         self.__dict__.pop("inner", None)
+        if writer and self.path is not None:
+            seal(self.path)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

@@ -118,6 +118,4 @@ def render_explorer(store: Store, nct_id: str, *, depth: int = 2, top: int = 10,
 
 def write_explorer(store: Store, nct_id: str, path: Path, *, depth: int = 2, top: int = 10) -> Path:
     """Write the explorer page of a trial whole to ``path`` (its folder created if needed) and return ``path``."""
-    page = render_explorer(store, nct_id, depth=depth, top=top)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, page)
+    return write_atomic(path, render_explorer(store, nct_id, depth=depth, top=top), parents=True)

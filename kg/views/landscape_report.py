@@ -18,6 +18,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from kg.analysis.landscape import Landscape
+from kg.atomic import ensure_folder, replacing, write_atomic
 from kg.views.jinja import environment
 from kg.vocab import ENUMERATIONS
 
@@ -174,12 +175,13 @@ def render_report(result: Landscape, *, store: str = "", generated: str | None =
 
 
 def write_csvs(result: Landscape, directory: Path) -> list[Path]:
-    """One CSV per table (``phase_status.csv`` …), columns in the order of the query's variables."""
+    """One CSV per table (``phase_status.csv`` …), columns in the order of the query's variables; each written
+    whole."""
     paths = []
     for name, rows in result.tables().items():
         path = directory / f"{name}.csv"
         columns = list(dict.fromkeys(key for row in rows for key in row))
-        with path.open("w", encoding="utf-8", newline="") as stream:
+        with replacing(path) as partial, partial.open("w", encoding="utf-8", newline="") as stream:
             writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
@@ -188,9 +190,8 @@ def write_csvs(result: Landscape, directory: Path) -> list[Path]:
 
 
 def write_report(result: Landscape, directory: Path, *, store: str = "") -> Path:
-    """Write ``index.html`` and the CSVs into ``directory`` (created if needed); return the page's path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    write_csvs(result, directory)
-    page = directory / "index.html"
-    page.write_text(render_report(result, store=store), encoding="utf-8")
-    return page
+    """Write ``index.html`` and the CSVs into ``directory`` (created if needed); return the page's path. The page
+    is rendered first, so a failure to render writes nothing."""
+    page = render_report(result, store=store)
+    write_csvs(result, ensure_folder(directory))
+    return write_atomic(directory / "index.html", page)

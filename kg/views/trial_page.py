@@ -82,8 +82,9 @@ def render_trial_page(store: Store, nct_id: str, *, as_of: date | None = None, e
 def write_trial_page(
     store: Store, nct_id: str, path: Path, *, as_of: date | None = None, explorer: str | None = None
 ) -> Path:
-    """Write the page whole (through a ``.partial`` file, so a failure leaves no half page behind)."""
-    return write_atomic(path, render_trial_page(store, nct_id, as_of=as_of, explorer=explorer))
+    """Write the page whole (through a ``.partial`` file, so a failure leaves no half page behind), its folder
+    created if needed."""
+    return write_atomic(path, render_trial_page(store, nct_id, as_of=as_of, explorer=explorer), parents=True)
 
 
 def _arms(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

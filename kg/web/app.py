@@ -1,7 +1,8 @@
 """The ``kg serve`` web app: the explorer for any trial, a JSON API for expanding it, and a SPARQL endpoint.
 
 The store is opened read-only once and shared by every request; blocking store calls run in worker threads
-(pyoxigraph's read queries are thread-safe).
+(pyoxigraph's read queries are thread-safe). Each heavy kind of request (page, expansion, search, API answer) has
+its own cap on computations at once and a time limit (:mod:`kg.web.limits`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from functools import lru_cache
+from pathlib import PurePath
 from typing import Any, Final, TypeVar
 
 from starlette.applications import Starlette
@@ -22,15 +23,31 @@ from starlette.routing import Route
 
 from kg.identifiers import is_nct_id
 from kg.store import Store, open_store
+from kg.web.limits import Busy, FlightCache, Gate, Overdue
 from kg.web.pages import index_page
 from kg.web.sparql import NO_SNIFF, SparqlEndpoint
 
-__all__ = ["DEFAULT_MAX_ROWS", "DEFAULT_TIMEOUT", "create_app"]
+__all__ = [
+    "DEFAULT_EXPLORER_SLOTS",
+    "DEFAULT_EXPLORER_TIMEOUT",
+    "DEFAULT_MAX_ROWS",
+    "DEFAULT_TIMEOUT",
+    "MAX_SEARCH_CHARS",
+    "MAX_SPREAD",
+    "create_app",
+    "store_label",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_MAX_ROWS: Final = 100_000
+DEFAULT_EXPLORER_TIMEOUT: Final = 10.0
+DEFAULT_EXPLORER_SLOTS: Final = 2
+#: Longest search string: a title search of more is no search, and matching costs its length times every title.
+MAX_SEARCH_CHARS: Final = 400
+#: Largest depth times top of a page: its nodes grow with both (real records: 3 x 10 took 5 s, 3 x 20 10 s).
+MAX_SPREAD: Final = 30
 _INDEX_ROWS: Final = 100
 _MAX_TOP: Final = 100
 _MAX_DEPTH: Final = 3
@@ -60,16 +77,23 @@ def _int_param(request: Request, name: str, default: int, high: int, *, low: int
     return value
 
 
+def store_label(store: Store) -> str:
+    """The store as the server names it to clients: its kind and folder name, never a file path or a URL."""
+    kind, _, location = store.spec.partition(":")
+    return f"{kind}:{PurePath(location).name}" if kind == "oxigraph" else f"{kind}:"
+
+
 class _Views:
     """The route handlers, bound to one open store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, timeout: float, slots: int) -> None:
         self.store = store
+        self.gates = {kind: Gate(kind, slots, timeout) for kind in ("page", "expansion", "search", "API")}
         # The store is read-only while served, so a page or an expansion stays right once computed; pages take
         # a second or more to gather (dozens of batched queries and related-trial rankings), so a revisit should
-        # not pay again.
-        self._page = lru_cache(maxsize=_CACHED_PAGES)(self._render_page)
-        self._expansion = lru_cache(maxsize=_CACHED_EXPANSIONS)(self._expand)
+        # not pay again, and concurrent first visits share one computation.
+        self._page = FlightCache(self.gates["page"], self._render_page, _CACHED_PAGES)
+        self._expansion = FlightCache(self.gates["expansion"], self._expand, _CACHED_EXPANSIONS)
 
     async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await run_in_threadpool(function, self.store, *args, **kwargs)
@@ -87,19 +111,26 @@ class _Views:
         return nct
 
     async def index(self, request: Request) -> Response:
-        from kg.analysis.related import RELATED_INDEX
-
         query = request.query_params.get("q", "").strip()
+        if len(query) > MAX_SEARCH_CHARS:
+            raise _HttpError(400, f"a search may have at most {MAX_SEARCH_CHARS} characters, not {len(query):,}")
         if is_nct_id(query.upper()):
             return RedirectResponse(f"/trial/{query.upper()}", status_code=303)
-        index = await self._call(RELATED_INDEX.load)
+        return HTMLResponse(await self.gates["search"].run(self._search, query))
+
+    def _search(self, query: str) -> str:
+        """The index page of the trials whose id and title hold every word of ``query`` (a thread's work: it
+        reads every title)."""
+        from kg.analysis.related import RELATED_INDEX
+
+        index = RELATED_INDEX.load(self.store)
         words = query.casefold().split()
         matches = [
             (nct, title)
             for nct, title in zip(index.ncts, index.titles, strict=True)
             if all(word in f"{nct} {title}".casefold() for word in words)
         ]
-        return HTMLResponse(index_page(matches[:_INDEX_ROWS], total=len(index.ncts), query=query))
+        return index_page(matches[:_INDEX_ROWS], total=len(index.ncts), query=query, max_chars=MAX_SEARCH_CHARS)
 
     def _render_page(self, nct: str, depth: int, top: int) -> str:
         from kg.views.explorer import render_explorer
@@ -115,7 +146,9 @@ class _Views:
         nct = await self._trial(request)
         depth = _int_param(request, "depth", _PAGE_DEPTH, _MAX_DEPTH, low=0)
         top = _int_param(request, "top", 10, _MAX_TOP)
-        return HTMLResponse(await run_in_threadpool(self._page, nct, depth, top))
+        if depth * top > MAX_SPREAD:
+            raise _HttpError(400, f"depth times top may be at most {MAX_SPREAD}, not {depth} * {top}: lower either")
+        return HTMLResponse(await self._page.get(nct, depth, top))
 
     async def expand(self, request: Request) -> Response:
         from kg.queries import QueryError
@@ -128,24 +161,24 @@ class _Views:
         except QueryError as error:
             raise _HttpError(400, str(error)) from None
         try:
-            return JSONResponse(await run_in_threadpool(self._expansion, node_id, top))
+            return JSONResponse(await self._expansion.get(node_id, top))
         except QueryError as error:  # a well-formed id the store does not have
             raise _HttpError(404, str(error)) from None
 
     async def trial_json(self, request: Request) -> Response:
         from kg.analysis.trial import trial_summary
 
-        return JSONResponse(await self._call(trial_summary, await self._trial(request)))
+        return JSONResponse(await self.gates["API"].run(trial_summary, self.store, await self._trial(request)))
 
     async def related_json(self, request: Request) -> Response:
         from kg.analysis.related import related
 
         nct = await self._trial(request)
-        found = await self._call(related, nct, _int_param(request, "top", 20, _MAX_TOP))
+        found = await self.gates["API"].run(related, self.store, nct, _int_param(request, "top", 20, _MAX_TOP))
         return JSONResponse([neighbour.to_json() for neighbour in found])
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "store": self.store.spec})
+        return JSONResponse({"status": "ok", "store": store_label(self.store)})
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -153,21 +186,35 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return PlainTextResponse(f"{error}\n", status_code=error.status, headers=NO_SNIFF)
 
 
+async def _unavailable(request: Request, error: Exception) -> Response:
+    """A full cap or a time limit passed: 503, with when to come back."""
+    assert isinstance(error, Busy | Overdue)
+    headers = {**NO_SNIFF, "Retry-After": str(error.retry_after)}
+    return PlainTextResponse(f"{error}\n", status_code=503, headers=headers)
+
+
 def create_app(
     store: str | Store | None = None,
     *,
     query_timeout: float = DEFAULT_TIMEOUT,
     max_rows: int = DEFAULT_MAX_ROWS,
+    explorer_timeout: float = DEFAULT_EXPLORER_TIMEOUT,
+    explorer_slots: int = DEFAULT_EXPLORER_SLOTS,
 ) -> Starlette:
-    """The app over a store spec (opened read-only here, closed at shutdown) or an already open store."""
+    """The app over a store spec (opened read-only here, closed at shutdown) or an already open store;
+    ``explorer_timeout`` and ``explorer_slots`` limit each kind of explorer and API request."""
     opened = store if isinstance(store, Store) else open_store(store, read_only=True)
     owned = not isinstance(store, Store)
-    views = _Views(opened)
+    views = _Views(opened, timeout=explorer_timeout, slots=explorer_slots)
     sparql = SparqlEndpoint(opened, timeout=query_timeout, max_rows=max_rows)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        for gate in views.gates.values():
+            gate.close()
+        if sparql.workers is not None:
+            sparql.workers.close()  # the query processes end with the server, not when they next notice
         if owned:
             opened.close()
 
@@ -181,7 +228,8 @@ def create_app(
         Route("/healthz", views.health),
     ]
     # Any origin may read (YASGUI on its own site, notebooks): everything here is read-only, without cookies.
+    handlers = {_HttpError: _http_error, Busy: _unavailable, Overdue: _unavailable}
     cors = Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
-    app = Starlette(routes=routes, middleware=[cors], lifespan=lifespan, exception_handlers={_HttpError: _http_error})
+    app = Starlette(routes=routes, middleware=[cors], lifespan=lifespan, exception_handlers=handlers)
     app.state.store = opened
     return app

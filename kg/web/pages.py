@@ -23,7 +23,8 @@ _INDEX: Final = """<!doctype html>
 <body>
 <h1>Related clinical trials</h1>
 <form action="/" method="get" role="search">
-  <input type="text" name="q" value="{{ query }}" placeholder="NCT id or words of a title" autofocus>
+  <input type="text" name="q" value="{{ query }}" maxlength="{{ max_chars }}" placeholder="NCT id or words of a title"
+         autofocus>
 </form>
 <p class="muted">{{ total }} trials in the store; {{ shown }} shown{% if query %} matching “{{ query }}”{% endif %}.
 Open one to explore it, or query the graph at <a href="/sparql">/sparql</a>.</p>
@@ -57,10 +58,13 @@ SELECT ?nct ?title WHERE {
 """
 
 
-def index_page(trials: Sequence[tuple[str, str]], *, total: int, query: str) -> str:
-    """The entry page: a search box and a list of (NCT id, title) links to the explorer."""
+def index_page(trials: Sequence[tuple[str, str]], *, total: int, query: str, max_chars: int) -> str:
+    """The entry page: a search box (that takes at most ``max_chars``, as the server does) and a list of
+    (NCT id, title) links to the explorer."""
     template = environment().from_string(_INDEX)
-    return template.render(style=_STYLE, trials=trials, total=f"{total:,}", shown=len(trials), query=query)
+    return template.render(
+        style=_STYLE, trials=trials, total=f"{total:,}", shown=len(trials), query=query, max_chars=max_chars
+    )
 
 
 def sparql_form(path: str, timeout: float, max_rows: int) -> str:

@@ -1,21 +1,23 @@
 """Query answers read within a row limit and a deadline, written in the SPARQL results and RDF formats.
 
 Rows are read one by one from the store's lazy answer, so a limit or deadline stops the reading (and the work
-behind it) as soon as it is crossed. SELECT rows are written as SPARQL JSON here and converted to XML, CSV or TSV
-by pyoxigraph's own writers.
+behind it) as soon as it is crossed. The byte limit counts the text of the terms read, so 100,000 rows of long
+criteria text are refused before they are held in memory, not after. SELECT rows are written as SPARQL JSON here
+and converted to XML, CSV or TSV by pyoxigraph's own writers.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import pyoxigraph as ox
 
-from kg.store import Store
+from kg.store import Store, StoreError
+from kg.store.base import RawResult
 
 __all__ = ["Answer", "QueryTimeout", "ResultFormat", "TooManyRows", "answer", "serialize"]
 
@@ -30,7 +32,7 @@ class QueryTimeout(RuntimeError):
 
 
 class TooManyRows(RuntimeError):
-    """The answer has more rows (or triples) than the endpoint serves."""
+    """The answer has more rows (or triples), or more bytes of text, than the endpoint serves."""
 
 
 @dataclass(frozen=True)
@@ -51,30 +53,67 @@ class Answer:
     triples: tuple[ox.Triple, ...] = ()
 
 
-def _read(items: Iterable[T], *, max_rows: int, deadline: float, timeout: float) -> list[T]:
+def _size(term: Term | None) -> int:
+    """The text a term adds to an answer, near enough to bound memory (characters of its value and datatype)."""
+    if term is None:
+        return 0
+    if isinstance(term, ox.Triple):
+        return _size(term.subject) + _size(term.predicate) + _size(term.object)
+    if isinstance(term, ox.Literal):
+        return len(term.value) + len(term.datatype.value) + 16
+    return len(term.value) + 16
+
+
+@dataclass(frozen=True)
+class _Limits:
+    max_rows: int
+    max_bytes: int
+    deadline: float
+    timeout: float
+
+
+def _read(items: Iterable[T], terms: Callable[[T], Iterable[Term | None]], limits: _Limits) -> list[T]:
     read: list[T] = []
+    size = 0
     for item in items:
-        if len(read) == max_rows:
-            raise TooManyRows(f"the answer has more than {max_rows:,} rows; add a LIMIT or narrow the query")
-        if time.monotonic() > deadline:
-            raise QueryTimeout(f"the query ran longer than the endpoint's {timeout:g} s limit and was stopped")
+        if len(read) == limits.max_rows:
+            raise TooManyRows(f"the answer has more than {limits.max_rows:,} rows; add a LIMIT or narrow the query")
+        if time.monotonic() > limits.deadline:
+            raise QueryTimeout(f"the query ran longer than the endpoint's {limits.timeout:g} s limit and was stopped")
+        size += sum(_size(term) for term in terms(item))
+        if size > limits.max_bytes:
+            raise TooManyRows(
+                f"the answer is larger than {limits.max_bytes:,} bytes; add a LIMIT or select fewer or shorter values"
+            )
         read.append(item)
     return read
 
 
-def answer(store: Store, sparql: str, *, max_rows: int, timeout: float) -> Answer:
+def _query(store: Store, sparql: str) -> RawResult:
+    """The store's lazy answer; an engine's refusal (an unknown function, a failed evaluation) is the user's
+    error, passed on without the store's file path."""
+    try:
+        result = store.query_raw(sparql)
+    except (RuntimeError, OSError, ValueError) as error:
+        path = str(getattr(store, "path", None) or "") or None
+        message = str(error).replace(path, "<store>") if path else str(error)
+        raise StoreError(f"the query cannot be evaluated: {message}") from None
+    return result
+
+
+def answer(store: Store, sparql: str, *, max_rows: int, timeout: float, max_bytes: int = 1 << 62) -> Answer:
     """Run ``sparql`` and read its answer, raising :class:`TooManyRows` or :class:`QueryTimeout` past the limits
     (CONSTRUCT and DESCRIBE count triples as rows). Blocking: call it from a worker thread."""
-    deadline = time.monotonic() + timeout
-    result = store.query_raw(sparql)
+    limits = _Limits(max_rows, max_bytes, time.monotonic() + timeout, timeout)
+    result = _query(store, sparql)
     try:
         if isinstance(result, ox.QueryBoolean):
             return Answer(boolean=bool(result))
         if isinstance(result, ox.QuerySolutions):
             variables = tuple(variable.value for variable in result.variables)
-            solutions = _read(result, max_rows=max_rows, deadline=deadline, timeout=timeout)
-            return Answer(variables=variables, rows=tuple(tuple(row[name] for name in variables) for row in solutions))
-        return Answer(triples=tuple(_read(result, max_rows=max_rows, deadline=deadline, timeout=timeout)))
+            rows = (tuple(row[name] for name in variables) for row in result)
+            return Answer(variables=variables, rows=tuple(_read(rows, lambda row: row, limits)))
+        return Answer(triples=tuple(_read(result, lambda triple: (triple.subject, triple.object), limits)))
     except Exception as error:
         # pyoxigraph's result iterators must be freed by the thread that made them, and a traceback's frames
         # hold them: cut it here rather than let it carry them to the thread that handles the error.

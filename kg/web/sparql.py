@@ -5,10 +5,12 @@ answer format is chosen by a ``format``/``output`` parameter (what SPARQLWrapper
 else by the ``Accept`` header: SPARQL JSON (default), XML, CSV or TSV for SELECT and ASK; Turtle (default),
 N-Triples, RDF/XML or JSON-LD for CONSTRUCT and DESCRIBE. Updates, ``LOAD`` and ``SERVICE`` are refused (403).
 
-Each query gets a time budget and a row limit. The time budget is kept in two ways: the worker thread stops
-reading rows once it is past the deadline, and the client is answered 503 at the deadline whatever the thread is
-doing. A query still inside Oxigraph's evaluation (a big GROUP BY or ORDER BY produces no row until it is done)
-cannot be interrupted: its thread runs to the end of that step, so at most ``workers`` such queries run at once.
+Each query is checked by :mod:`kg.web.guard` (size, depth, width, SERVICE, FROM) before any parser sees it, then
+gets a time budget, a row limit and a byte limit. Over an on-disk store it runs in a child process
+(:mod:`kg.web.workers`) that is killed at the deadline, so a timed-out query stops using the CPU; over a store held
+in this process (tests, ``oxigraph:``) it runs in a thread that stops reading rows at the deadline but cannot be
+interrupted inside one evaluation step. Either way the client is answered 503 at the deadline, and at most
+``workers`` queries run at once.
 """
 
 from __future__ import annotations
@@ -25,15 +27,20 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from kg.store import Store, StoreError
-from kg.web.guard import QUERY_FORMS, Refused, check_query
+from kg.web.guard import QUERY_FORMS, Limits, Refused, check_query
 from kg.web.pages import sparql_form
-from kg.web.results import QueryTimeout, ResultFormat, TooManyRows, answer, serialize
+from kg.web.results import QueryTimeout, ResultFormat, TooManyRows
+from kg.web.workers import Job, QueryWorkers
 
 __all__ = ["NO_SNIFF", "SparqlEndpoint", "negotiate", "service_description"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_BODY: Final = 1 << 20
+#: Seconds a request may wait, on top of its query's budget, for a new worker process to start (about 0.3 s idle).
+_CHILD_START: Final = 5.0
+#: Most bytes of term text one answer may hold (the serialized answer is at most a few times that).
+DEFAULT_MAX_BYTES: Final = 64 << 20
 #: On plain-text errors that may quote the request: never let a browser guess they are HTML.
 NO_SNIFF: Final = {"X-Content-Type-Options": "nosniff"}
 _UPDATE_TYPE: Final = "application/sparql-update"
@@ -163,24 +170,38 @@ async def _read(request: Request) -> _Request:
 class SparqlEndpoint:
     """The ``/sparql`` route: one per app, sharing the store and a small pool of query threads."""
 
-    def __init__(self, store: Store, *, timeout: float, max_rows: int, workers: int = 4) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        timeout: float,
+        max_rows: int,
+        workers: int = 4,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        limits: Limits | None = None,
+    ) -> None:
         self.store = store
         self.timeout = timeout
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.limits = limits or Limits()
         self.limiter = anyio.CapacityLimiter(workers)
+        path = getattr(store, "path", None)
+        #: Child processes for an on-disk store; None runs queries in threads of this process.
+        self.workers = QueryWorkers(f"oxigraph:{path}") if path else None
 
     async def handle(self, request: Request) -> Response:
         try:
             parsed = await _read(request)
             if parsed.query is None:
                 return self._describe(request, parsed.format_names)
-            form = check_query(parsed.query)
+            form = check_query(parsed.query, self.limits)
             if form not in QUERY_FORMS:
                 raise _BadRequest("not a SPARQL query: it must be a SELECT, ASK, CONSTRUCT or DESCRIBE query")
             fmt = negotiate(form, parsed.format_names, request.headers.get("accept", ""))
             body = await self._run(parsed.query, fmt)
         except Refused as error:
-            return _error(403, str(error))
+            return _error(error.status, str(error))
         except _BadRequest as error:
             return _error(error.status, str(error))
         except StoreError as error:
@@ -203,12 +224,18 @@ class SparqlEndpoint:
         return Response(ox.serialize(description, format=fmt.writer) or b"", media_type=fmt.media_type)
 
     async def _run(self, sparql: str, fmt: ResultFormat) -> bytes:
-        def work() -> bytes:
-            return serialize(answer(self.store, sparql, max_rows=self.max_rows, timeout=self.timeout), fmt)
+        graph = isinstance(fmt.writer, ox.RdfFormat)
+        job = Job(sparql, fmt.media_type, graph, self.max_rows, self.max_bytes, self.timeout, self.limits)
 
-        # abandon_on_cancel: at the deadline the client is answered even if Oxigraph is still evaluating.
+        def work() -> bytes:
+            return self.workers.run(job) if self.workers else job.run(self.store)
+
+        # abandon_on_cancel: at the deadline the client is answered even if Oxigraph is still evaluating; the
+        # thread keeps its limiter slot until its child is killed (or, in-process, its evaluation step ends). A
+        # child times the query itself, so the request allows it the time to start a new child as well.
+        budget = self.timeout + (_CHILD_START if self.workers else 0.0)
         try:
-            with anyio.fail_after(self.timeout):
+            with anyio.fail_after(budget):
                 return await to_thread.run_sync(work, abandon_on_cancel=True, limiter=self.limiter)
         except TimeoutError:
             raise QueryTimeout(_too_slow(self.timeout)) from None

@@ -1,0 +1,71 @@
+"""A look at an on-disk Oxigraph folder before it is opened, because RocksDB does not always fail cleanly on damage.
+
+Some damage RocksDB reports as an error (a truncated file, a garbled ``CURRENT`` or ``MANIFEST``), but an ``.sst`` file
+overwritten in place can pass its checks on open and make a later query allocate without bound (a 400-quad store
+took 7.5 GB in 20 s, then aborted, on ``kg stats``). So every writer leaves a *seal* inside the folder when it closes
+the store: the name, size and modification time of each table (``*.sst``), files RocksDB never changes once written.
+A reader compares the folder with it first, a ``stat`` per file, and refuses a store whose tables changed behind
+kg's back. The other files are RocksDB's to check: it reports a damaged ``CURRENT`` or ``MANIFEST`` and a missing
+table itself (one line too, see :class:`~kg.store.oxigraph.OxigraphStore`), and rewrites its ``MANIFEST`` when the
+last handle on a store goes, which may be after the seal. A writer removes the seal before it
+writes, so a writer that crashed leaves a store without one, which is opened as before (so are stores from before
+seals). Copy a store with ``cp -a`` or ``rsync -a``: a copy that does not keep modification times is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final
+
+from kg.store.base import StoreError
+
+__all__ = ["DamagedStore", "check_folder", "rebuild_hint", "seal", "unseal"]
+
+_SEAL: Final = "kg-seal.json"
+
+
+class DamagedStore(StoreError):
+    """The folder is not an intact Oxigraph store."""
+
+
+def rebuild_hint(path: Path) -> str:
+    return f"rebuild it: kg build STUDY_FILES... --store oxigraph:{path} (with --mesh MESH_FILES... if it had MeSH)"
+
+
+def check_folder(path: Path, *, writing: bool) -> None:
+    """Raise :class:`DamagedStore` unless ``path`` looks like an intact store (``writing``: an empty folder too)."""
+    if not path.is_dir():
+        raise DamagedStore(f"{path} is a file, not an Oxigraph store folder: {rebuild_hint(path)}")
+    if not (path / "CURRENT").is_file():
+        if writing and not any(path.iterdir()):
+            return
+        raise DamagedStore(f"{path} is not an Oxigraph store (no CURRENT file): {rebuild_hint(path)}")
+    try:
+        sealed: dict[str, list[int]] = json.loads((path / _SEAL).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as error:
+        unreadable = f"its {_SEAL} is unreadable: {error}"
+        raise DamagedStore(f"the store at {path} is damaged ({unreadable}): {rebuild_hint(path)}") from None
+    now = _tables(path)
+    for name, stamp in sealed.items():
+        if name in now and now[name] != stamp:  # a table gone may have been compacted away after the seal
+            change = "changed size or time"
+            raise DamagedStore(
+                f"the store at {path} is damaged: its table {name} {change} since kg wrote it: {rebuild_hint(path)}"
+            )
+
+
+def seal(path: Path) -> None:
+    """Record the folder's tables as they are now, after the store was closed by a writer."""
+    (path / _SEAL).write_text(json.dumps(_tables(path), sort_keys=True), encoding="utf-8")
+
+
+def unseal(path: Path) -> None:
+    """Before writing: a writer that does not finish must not leave a seal its changes contradict."""
+    (path / _SEAL).unlink(missing_ok=True)
+
+
+def _tables(path: Path) -> dict[str, list[int]]:
+    return {table.name: [(status := table.stat()).st_size, status.st_mtime_ns] for table in path.glob("*.sst")}
