@@ -79,14 +79,10 @@ class Mistake:
     args: tuple[str, ...]
     message: str
     store: bool = True  # run against the demo store (else: a KG_HOME without one)
-    known: str = ""  # why it still fails: the file that needs the fix is another part of issue 17
 
 
-def case(message: str, *args: str, store: bool = True, known: str = "") -> Mistake:
-    return Mistake(tuple(args), message, store, known)
-
-
-TRUSTED_ID = "issue 17: kg/analysis takes a well-formed MeSH id absent from the store on trust (an empty answer)"
+def case(message: str, *args: str, store: bool = True) -> Mistake:
+    return Mistake(tuple(args), message, store)
 
 
 MISSING_STORE = "build one first"
@@ -167,10 +163,10 @@ MISTAKES = {
     "related/unknown NCT id": case("NCT00000000", "related", "NCT00000000"),
     "related/malformed NCT id": case("NCT12", "related", "NCT12", "--format", "json"),
     # bad MeSH ids
-    "ancestors/unknown MeSH id": case("D999999999", "ancestors", "D999999999", known=TRUSTED_ID),
+    "ancestors/unknown MeSH id": case("D999999999", "ancestors", "D999999999"),
     "ancestors/unknown label": case("No Such Concept", "ancestors", "No Such Concept", "--format", "json"),
     "landscape/malformed condition": case("bogus", "landscape", "-c", "bogus", "-o", "land"),
-    "landscape/unknown condition": case("D999999", "landscape", "-c", "D999999", "-o", "land", known=TRUSTED_ID),
+    "landscape/unknown condition": case("D999999", "landscape", "-c", "D999999", "-o", "land"),
     "landscape/malformed intervention": case("bogus", "landscape", "-c", NEOPLASMS, "-i", "bogus", "-o", "land"),
     "query/malformed MeSH id": case("bogus", "query", "trials_under", "--param", "concept=bogus"),
     # an unknown named query, bad --param
@@ -228,14 +224,7 @@ def run_mistake(mistake: Mistake, demo_home: Path, tmp_path: Path) -> None:
     assert not UNWRITABLE.exists()
 
 
-def known(mistake: Mistake) -> list[pytest.MarkDecorator]:
-    """A known failure is a strict xfail: its fix shows up as a failure that says to drop the mark."""
-    return [pytest.mark.xfail(strict=True, reason=mistake.known)] if mistake.known else []
-
-
-@pytest.mark.parametrize(
-    "mistake", [pytest.param(mistake, id=name, marks=known(mistake)) for name, mistake in MISTAKES.items()]
-)
+@pytest.mark.parametrize("mistake", [pytest.param(mistake, id=name) for name, mistake in MISTAKES.items()])
 def test_a_mistake_gets_one_line_and_leaves_nothing(mistake: Mistake, demo_home: Path, tmp_path: Path) -> None:
     run_mistake(mistake, demo_home, tmp_path)
 

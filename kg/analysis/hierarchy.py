@@ -9,7 +9,7 @@ from typing import Any
 from kg.identifiers import normalize_mesh_id
 from kg.queries import QueryError, run
 from kg.store import QueryResult, Store
-from kg.vocab import SPARQL_PROLOGUE
+from kg.vocab import MESH, SPARQL_PROLOGUE
 
 __all__ = [
     "ConceptFacts",
@@ -17,6 +17,7 @@ __all__ = [
     "ancestors",
     "concept_facts",
     "mesh_loaded",
+    "require_concept",
     "resolve_concepts",
     "trial_hierarchy",
 ]
@@ -74,6 +75,16 @@ def mesh_loaded(store: Store) -> bool:
     return bool(store.select(_LOADED).rows[0]["ask"])
 
 
+def require_concept(store: Store, ui: str, given: str | None = None) -> None:
+    """Raise :class:`QueryError` unless the store knows the MeSH concept ``ui``: from the loaded vocabulary or from
+    a trial that names it. A well-formed id the store has never seen is a typo far more often than an empty answer."""
+    iri = str(MESH[ui])  # a normalised UI: letters and digits only
+    if not store.select(f"ASK {{ {{ {iri} ?p ?o }} UNION {{ ?s ?p {iri} }} }}").rows[0]["ask"]:
+        where = "the loaded MeSH vocabulary nor any trial" if mesh_loaded(store) else "any trial (no MeSH is loaded)"
+        named = ui if given in (None, ui) else f"{given} ({ui})"
+        raise QueryError(f"unknown MeSH concept {named}: neither {where} of this store has it")
+
+
 def resolve_concepts(store: Store, key: str) -> list[str]:
     """MeSH UIs for an id (any spelling) or an exact label, preferred or entry term, case-insensitive."""
     try:
@@ -95,6 +106,8 @@ def ancestors(store: Store, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
         uis = resolve_concepts(store, key)
         if not uis:
             raise QueryError(f"no MeSH concept with the id or label {key!r}")
+        for ui in uis:
+            require_concept(store, ui, key)
         for ui in uis:
             label = key if len(uis) == 1 else f"{key} ({ui})"
             answer[label] = run(store, "ancestors", {"concept": ui}).rows

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pyoxigraph import Literal, NamedNode
 
-from kg.analysis.hierarchy import mesh_loaded
+from kg.analysis.hierarchy import mesh_loaded, require_concept
 from kg.analysis.landscape_index import LANDSCAPE_INDEX, table_rows
 from kg.identifiers import normalize_mesh_id
 from kg.queries import QueryError, load_query
@@ -221,6 +221,7 @@ def _concept(store: Store, key: str) -> Concept:
         ui = normalize_mesh_id(key)
     except ValueError:
         raise QueryError(f"{key!r} is not a MeSH id like D009369 or C447941") from None
+    require_concept(store, ui, key)
     rows = store.select(_LABEL, {"concept": MESH[ui]}).rows
     preferred = {str(row["preferred"]) for row in rows if row["preferred"]}
     registry = {str(row["registry"]) for row in rows if row["registry"]}
