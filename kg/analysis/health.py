@@ -380,16 +380,15 @@ def _timeline(dates: Timeline, status: str | None, phase: str, groups: PeerGroup
         if item.info.key in ("study_start", "primary_completion", "study_completion") and item.state == "overdue"
     ]
     late, late_milestone = _lateness(dates, status)
-    if late_milestone is not None:
-        step = _step(late, LATENESS)
-        deduction = step[0] if step else LATENESS[-1][1]
-        deductions.append((deduction, f"{max(late, 0)} months past its estimated {late_milestone}"))
+    lateness = _step(late, LATENESS) if late_milestone is not None else None  # an overdue date: 0 months or more
+    if lateness is not None:
+        deductions.append((lateness[0], f"{late} months past its estimated {late_milestone}"))
     verified = dates.milestone("status_verified")
     verified_months = months_between(verified.day, dates.as_of) if verified is not None else None
-    stale = verified_months is not None and status in ONGOING and _step(verified_months, STALENESS) is not None
-    if stale and verified_months is not None:
-        step = _step(verified_months, STALENESS)
-        deductions.append((step[0] if step else 0, f"status last verified {verified_months} months ago"))
+    staleness = _step(verified_months, STALENESS) if verified_months is not None and status in ONGOING else None
+    stale = staleness is not None
+    if staleness is not None:
+        deductions.append((staleness[0], f"status last verified {verified_months} months ago"))
     planned = dates.period_days if dates.period_start and dates.milestone("primary_completion") else None
     primary = dates.milestone("primary_completion")
     duration_type = "actual" if primary is not None and primary.state == "completed" else "planned"
