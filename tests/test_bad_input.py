@@ -475,7 +475,7 @@ def test_a_folder_named_like_a_file_inside_a_folder_is_walked(tmp_path: Path) ->
 
 
 def _as_rdf_text(text: str) -> str:
-    """What the store keeps of a string: lone UTF-16 surrogates become U+FFFD (see kg.ctgov.mapping._clean)."""
+    """What the store keeps of a string: lone UTF-16 surrogates become U+FFFD (see kg.ctgov.emitter.clean)."""
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from kg.ctgov.mapping import RecordError, age_in_years, map_study, split_criteria, trial_iri
+from kg.ctgov.eligibility import age_in_years, split_criteria
+from kg.ctgov.mapping import RecordError, map_study, trial_iri
 from kg.graphs import NODES_GRAPH, trial_graph
 from kg.identifiers import normalize_mesh_id, slug
 from kg.store import Store

@@ -18,13 +18,15 @@ from kg.ctgov.mapping import enumeration_quads, map_study, trial_iri
 from kg.graphs import trial_graph
 from kg.pipeline.build import build
 from kg.pipeline.validation import DEFAULT_SHAPES, ValidationResult, validate
+from kg.resources import VOCABULARY_FILES
 from kg.store import Store, open_store
 from kg.vocab import DCTERMS, ENUMERATIONS, KG, MESH, enum_iri
 
 REPO: Final = Path(__file__).resolve().parents[1]
 CTGOV_DATA: Final = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctgov"
-ONTOLOGY: Final = REPO / "ontologies" / "trialkg.ttl"
-README: Final = REPO / "ontologies" / "README.md"
+ONTOLOGY: Final = [REPO / "ontologies" / name for name in VOCABULARY_FILES]
+#: The human entry point, and its page for the results module.
+READMES: Final = [REPO / "ontologies" / "README.md", REPO / "ontologies" / "results.md"]
 #: A real record (hand-transcribed, shipped with the package), so the shape tests run without ../shared/data.
 SEED_RECORD: Final = REPO / "kg" / "demo" / "data" / "NCT07232407.json"
 SEED_NCT: Final = "NCT07232407"
@@ -35,7 +37,10 @@ _PROPERTY_TYPES: Final = (OWL.ObjectProperty, OWL.DatatypeProperty)
 
 @pytest.fixture(scope="module")
 def ontology() -> Graph:
-    return Graph().parse(ONTOLOGY, format="turtle")
+    graph = Graph()
+    for path in ONTOLOGY:
+        graph.parse(path, format="turtle")
+    return graph
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +106,7 @@ def test_every_enumeration_has_a_declared_class(ontology: Graph) -> None:
 
 def test_every_declared_term_is_in_the_readme(ontology: Graph) -> None:
     """The README's tables are the human entry point; a term added to the ontology must appear there too."""
-    text = README.read_text(encoding="utf-8")
+    text = "\n".join(path.read_text(encoding="utf-8") for path in READMES)
     declared = {
         str(term)
         for kind in (OWL.Class, *_PROPERTY_TYPES)
@@ -123,7 +128,9 @@ def test_ontology_parses_with_its_header(ontology: Graph) -> None:
 
 def test_shapes_parse_and_use_only_declared_terms(ontology: Graph) -> None:
     """A misspelt path or class in a shape would match nothing and silently check nothing."""
-    shapes = Graph().parse(DEFAULT_SHAPES, format="turtle")
+    shapes = Graph()
+    for part in DEFAULT_SHAPES:
+        shapes.parse(data=part.read_text(encoding="utf-8"), format="turtle")
     assert len(set(shapes.subjects(RDF.type, URIRef("http://www.w3.org/ns/shacl#NodeShape")))) >= 15
     used = {str(term) for triple in shapes for term in triple if str(term).startswith(str(KG))}
     declared = {str(term) for term in ontology.subjects(RDF.type, None)}

@@ -50,7 +50,7 @@ print(json.dumps({
     "kg": kg.__file__,
     "modules": [path for path in modules if path],
     "queries": [str(query.path) for query in list_queries()],
-    "shapes": str(DEFAULT_SHAPES),
+    "shapes": [str(part) for part in DEFAULT_SHAPES],
     "templates": [environment().get_template(name).filename for name in environment().list_templates()],
 }))
 """
@@ -141,7 +141,7 @@ def test_the_installed_kg_is_the_wheel_and_reads_only_its_own_files(installed: I
     where = json.loads(installed.run("python", "-c", WHERE_FROM).stdout)
     venv = installed.venv.resolve()
     assert Path(where["kg"]).resolve().is_relative_to(venv), where["kg"]
-    files = [where["shapes"], *where["modules"], *where["queries"], *where["templates"]]
+    files = [*where["shapes"], *where["modules"], *where["queries"], *where["templates"]]
     outside = [path for path in files if not Path(path).resolve().is_relative_to(venv)]
     assert outside == [], outside
     assert len(where["queries"]) == len(list((REPO / "queries").glob("*.rq")))

@@ -11,30 +11,18 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, Final
+from collections.abc import Iterator
+from typing import Final
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from kg.errors import KgError
-from kg.graphs import ENUM_GRAPH, NODES_GRAPH, trial_graph
-from kg.identifiers import is_nct_id, normalize_mesh_id, slug, valid_unicode
-from kg.vocab import (
-    CTGOV_STUDY,
-    DATA,
-    DCTERMS,
-    ENUMERATIONS,
-    KG,
-    MESH,
-    RDF,
-    RDFS,
-    SCHEMA,
-    SKOS,
-    XSD,
-    enum_iri,
-)
+from kg.ctgov.eligibility import age_in_years, split_criteria
+from kg.ctgov.emitter import FALSE, TRUE, Emitter, MappedTrial, clean, trial_iri
+from kg.ctgov.record import RawStudy, RecordError, RecordNode
+from kg.ctgov.results_mapping import map_results
+from kg.graphs import ENUM_GRAPH
+from kg.identifiers import is_nct_id, normalize_mesh_id, slug
+from kg.vocab import DATA, DCTERMS, ENUMERATIONS, KG, MESH, RDF, RDFS, SCHEMA, SKOS, XSD, enum_iri
 
 __all__ = [
     "MappedTrial",
@@ -49,27 +37,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RawStudy = dict[str, Any]
-
-
-# ``\Z`` and ``[0-9]``, not ``$`` and ``\d``: "2024-01-01\n" and Arabic-Indic digits are not dates (nor codes, ids)
-_DATE = re.compile(r"[0-9]{4}(-(0[1-9]|1[0-2])(-[0-9]{2})?)?\Z")
 _NCT_ID = re.compile(r"NCT[0-9]{8}\Z")
-_DATE_TYPES: Final = {10: XSD.date, 7: XSD.gYearMonth, 4: XSD.gYear}
-_ENUM_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}\Z")
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Year|Month|Week|Day|Hour|Minute)s?\s*$", re.IGNORECASE)
-_AGE_UNIT_YEARS: Final = {
-    "year": 1.0,
-    "month": 1 / 12,
-    "week": 7 / 365.25,
-    "day": 1 / 365.25,
-    "hour": 1 / 8766,
-    "minute": 1 / 525960,
-}
-_CRITERIA_HEADING = re.compile(r"^\s*(inclusion|exclusion)\s+criteria\s*:?\s*$", re.IGNORECASE)
-_BULLET = re.compile(r"^\s*(?:[*\-•]|\d+[.)])\s+")
-_TRUE: Final = Literal("true", datatype=XSD.boolean)
-_FALSE: Final = Literal("false", datatype=XSD.boolean)
 #: statusModule date fields: (API field, our property, is it a ``{date, type}`` struct?)
 _STATUS_DATES: Final = (
     ("startDateStruct", "startDate", True),
@@ -83,24 +51,6 @@ _STATUS_DATES: Final = (
     ("statusVerifiedDate", "statusVerified", False),
 )
 _OUTCOME_KINDS: Final = (("primaryOutcomes", "primary"), ("secondaryOutcomes", "secondary"), ("otherOutcomes", "other"))
-
-
-class RecordError(KgError, ValueError):
-    """A record that cannot be mapped faithfully; the message names the offending field."""
-
-
-@dataclass
-class MappedTrial:
-    """The quads of one trial: its own graph plus statements about shared nodes."""
-
-    nct_id: str
-    quads: list[Quad] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def trial_iri(nct_id: str) -> NamedNode:
-    """The trial's IRI: its ClinicalTrials.gov page."""
-    return CTGOV_STUDY[nct_id]
 
 
 def nct_id_of(study: object) -> str | None:
@@ -121,108 +71,11 @@ def study_last_update(study: RawStudy) -> str:
     return value if isinstance(value, str) else ""
 
 
-class _Node:
-    """A JSON object with its path, so type errors name the exact field."""
-
-    __slots__ = ("data", "path")
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise RecordError(f"{path}: expected an object, got {type(data).__name__}")
-        self.data = data
-        self.path = path
-
-    def _typed(self, key: str, kinds: tuple[type, ...], what: str) -> Any:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise RecordError(f"{self.path}.{key}: expected {what}, got {type(value).__name__} {value!r:.60}")
-        return value
-
-    def text(self, key: str) -> str | None:
-        value = self._typed(key, (str,), "a string")
-        return value if value and not value.isspace() else None
-
-    def integer(self, key: str) -> int | None:
-        return self._typed(key, (int,), "an integer")
-
-    def number(self, key: str) -> float | None:
-        value = self._typed(key, (int, float), "a number")
-        return None if value is None else float(value)
-
-    def flag(self, key: str) -> bool | None:
-        return self._typed(key, (bool,), "true or false")
-
-    def obj(self, key: str) -> _Node:
-        value = self.data.get(key)
-        return _Node({} if value is None else value, f"{self.path}.{key}")
-
-    def objs(self, key: str) -> Iterator[_Node]:
-        for index, item in enumerate(self._typed(key, (list,), "a list") or []):
-            yield _Node(item, f"{self.path}.{key}[{index}]")
-
-    def texts(self, key: str) -> list[str]:
-        items = self._typed(key, (list,), "a list") or []
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                raise RecordError(f"{self.path}.{key}[{index}]: expected a string, got {type(item).__name__}")
-        return [item for item in items if item]
-
-
-class _TrialMapper:
-    """Collects the quads of one trial while walking its record once."""
-
-    def __init__(self, nct_id: str) -> None:
-        self.nct_id = nct_id
-        self.trial = trial_iri(nct_id)
-        self.graph = trial_graph(nct_id)
-        self.out = MappedTrial(nct_id)
-
-    # --- emitting -------------------------------------------------------------------------------
-    def add(self, subject: NamedNode, predicate: NamedNode, obj: NamedNode | Literal) -> None:
-        self.out.quads.append(Quad(subject, predicate, obj, self.graph))
-
-    def shared(self, subject: NamedNode, predicate: NamedNode, obj: NamedNode | Literal) -> None:
-        self.out.quads.append(Quad(subject, predicate, obj, NODES_GRAPH))
-
-    def text(self, subject: NamedNode, predicate: NamedNode, value: str | None) -> None:
-        if value:
-            self.add(subject, predicate, Literal(_clean(value, self.out.warnings)))
-
-    def enum(
-        self,
-        subject: NamedNode,
-        predicate: NamedNode,
-        enumeration: str,
-        code: str | None,
-        path: str,
-        *,
-        shared: bool = False,
-    ) -> None:
-        if code is None:
-            return
-        if not _ENUM_CODE.match(code):
-            raise RecordError(f"{path}: {code!r:.60} is not a {enumeration} code")
-        if code not in ENUMERATIONS[enumeration]:
-            self.out.warnings.append(f"{path}: unknown {enumeration} code {code!r}, kept as is")
-        (self.shared if shared else self.add)(subject, predicate, enum_iri(enumeration, code))
-
-    def date(self, predicate: str, value: str | None, path: str, *, estimated: bool | None = None) -> None:
-        if value is None:
-            return
-        if not _DATE.match(value) or (len(value) == 10 and not _is_calendar_date(value)):
-            raise RecordError(f"{path}: {value!r:.60} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)")
-        self.add(self.trial, KG[predicate], Literal(value, datatype=_DATE_TYPES[len(value)]))
-        if estimated is not None:
-            self.add(self.trial, KG[predicate + "Estimated"], _TRUE if estimated else _FALSE)
-
-    def label_node(self, node: NamedNode, rdf_type: NamedNode, label: str) -> None:
-        self.shared(node, RDF.type, rdf_type)
-        self.shared(node, RDFS.label, Literal(_clean(label, self.out.warnings)))
+class _TrialMapper(Emitter):
+    """Walks one record once, module by module."""
 
     # --- modules --------------------------------------------------------------------------------
-    def map(self, study: _Node) -> MappedTrial:
+    def map(self, study: RecordNode) -> MappedTrial:
         protocol = study.obj("protocolSection")
         derived = study.obj("derivedSection")
         self.identification(protocol.obj("identificationModule"))
@@ -238,12 +91,13 @@ class _TrialMapper:
         self.mesh(derived)
         has_results = study.flag("hasResults")
         if has_results is not None:
-            self.add(self.trial, KG.hasResults, _TRUE if has_results else _FALSE)
+            self.add(self.trial, KG.hasResults, TRUE if has_results else FALSE)
+        map_results(self, study.obj("resultsSection"))
         if study.data.get("synthetic"):
-            self.add(self.trial, KG.synthetic, _TRUE)
+            self.add(self.trial, KG.synthetic, TRUE)
         return self.out
 
-    def identification(self, module: _Node) -> None:
+    def identification(self, module: RecordNode) -> None:
         t = self.trial
         self.add(t, RDF.type, SCHEMA.MedicalTrial)
         self.add(t, DCTERMS.identifier, Literal(self.nct_id))
@@ -253,11 +107,11 @@ class _TrialMapper:
         self.text(t, KG.officialTitle, module.text("officialTitle"))
         self.text(t, SCHEMA.alternateName, module.text("acronym"))
 
-    def description(self, module: _Node) -> None:
+    def description(self, module: RecordNode) -> None:
         self.text(self.trial, SCHEMA.description, module.text("briefSummary"))
         self.text(self.trial, KG.detailedDescription, module.text("detailedDescription"))
 
-    def status(self, module: _Node) -> None:
+    def status(self, module: RecordNode) -> None:
         self.enum(self.trial, KG.overallStatus, "status", module.text("overallStatus"), f"{module.path}.overallStatus")
         self.text(self.trial, KG.whyStopped, module.text("whyStopped"))
         for api_field, predicate, is_struct in _STATUS_DATES:
@@ -270,7 +124,7 @@ class _TrialMapper:
             else:
                 self.date(predicate, module.text(api_field), path)
 
-    def organisation(self, sponsor: _Node) -> NamedNode | None:
+    def organisation(self, sponsor: RecordNode) -> NamedNode | None:
         name = sponsor.text("name")
         if name is None:
             return None
@@ -279,7 +133,7 @@ class _TrialMapper:
         self.enum(org, KG.sponsorClass, "sponsorClass", sponsor.text("class"), f"{sponsor.path}.class", shared=True)
         return org
 
-    def sponsors(self, module: _Node) -> None:
+    def sponsors(self, module: RecordNode) -> None:
         lead = module.obj("leadSponsor")
         org = self.organisation(lead)
         if org is not None:
@@ -293,7 +147,7 @@ class _TrialMapper:
         party = module.obj("responsibleParty")
         self.enum(self.trial, KG.responsiblePartyType, "responsiblePartyType", party.text("type"), f"{party.path}.type")
 
-    def design(self, module: _Node) -> None:
+    def design(self, module: RecordNode) -> None:
         t = self.trial
         self.enum(t, KG.studyType, "studyType", module.text("studyType"), f"{module.path}.studyType")
         for phase in module.texts("phases"):
@@ -316,9 +170,9 @@ class _TrialMapper:
             self.add(t, KG.enrollment, Literal(str(count), datatype=XSD.integer))
             kind = enrollment.text("type")
             if kind is not None:
-                self.add(t, KG.enrollmentEstimated, _TRUE if kind == "ESTIMATED" else _FALSE)
+                self.add(t, KG.enrollmentEstimated, TRUE if kind == "ESTIMATED" else FALSE)
 
-    def conditions(self, module: _Node) -> None:
+    def conditions(self, module: RecordNode) -> None:
         for name in module.texts("conditions"):
             node = DATA[f"condition/{slug(name)}"]
             self.label_node(node, KG.Condition, name)
@@ -326,7 +180,7 @@ class _TrialMapper:
         for keyword in module.texts("keywords"):
             self.text(self.trial, SCHEMA.keywords, keyword)
 
-    def arms_and_interventions(self, module: _Node) -> None:
+    def arms_and_interventions(self, module: RecordNode) -> None:
         by_name: dict[str, NamedNode] = {}
         for index, item in enumerate(module.objs("interventions"), start=1):
             name = item.text("name")
@@ -361,7 +215,7 @@ class _TrialMapper:
                 else:
                     self.add(node, KG.armIntervention, target)
 
-    def outcomes(self, module: _Node) -> None:
+    def outcomes(self, module: RecordNode) -> None:
         for api_field, kind in _OUTCOME_KINDS:
             for index, item in enumerate(module.objs(api_field), start=1):
                 node = DATA[f"trial/{self.nct_id}/outcome/{kind}/{index}"]
@@ -372,7 +226,7 @@ class _TrialMapper:
                 self.text(node, SCHEMA.description, item.text("description"))
                 self.text(node, KG.timeFrame, item.text("timeFrame"))
 
-    def eligibility(self, module: _Node) -> None:
+    def eligibility(self, module: RecordNode) -> None:
         if not module.data:
             return
         node = DATA[f"trial/{self.nct_id}/eligibility"]
@@ -397,11 +251,11 @@ class _TrialMapper:
                 self.add(node, KG[predicate + "Years"], Literal(f"{years:.4f}", datatype=XSD.decimal))
         volunteers = module.flag("healthyVolunteers")
         if volunteers is not None:
-            self.add(node, KG.healthyVolunteers, _TRUE if volunteers else _FALSE)
+            self.add(node, KG.healthyVolunteers, TRUE if volunteers else FALSE)
         for group in module.texts("stdAges"):
             self.enum(node, KG.ageGroup, "ageGroup", group, f"{module.path}.stdAges")
 
-    def locations(self, module: _Node) -> None:
+    def locations(self, module: RecordNode) -> None:
         countries: set[str] = set()
         for index, item in enumerate(module.objs("locations"), start=1):
             facility, city = item.text("facility"), item.text("city")
@@ -413,7 +267,7 @@ class _TrialMapper:
             self.label_node(site, KG.Site, facility or place or "(site without name or place)")
             for predicate, value in ((SCHEMA.addressLocality, city), (SCHEMA.addressRegion, state)):
                 if value:
-                    self.shared(site, predicate, Literal(_clean(value, self.out.warnings)))
+                    self.shared(site, predicate, Literal(clean(value, self.out.warnings)))
             geo = item.obj("geoPoint")
             lat, lon = geo.number("lat"), geo.number("lon")
             if lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon):
@@ -432,7 +286,7 @@ class _TrialMapper:
             self.add(location, KG.site, site)
             self.enum(location, KG.recruitmentStatus, "status", item.text("status"), f"{item.path}.status")
 
-    def mesh(self, derived: _Node) -> None:
+    def mesh(self, derived: RecordNode) -> None:
         version = derived.obj("miscInfoModule").text("versionHolder")
         self.text(self.trial, KG.dataVersion, version)
         for module_name, kind in (("conditionBrowseModule", "condition"), ("interventionBrowseModule", "intervention")):
@@ -452,75 +306,16 @@ class _TrialMapper:
                     self.add(self.trial, KG[predicate], concept)
                     if term:
                         self.shared(concept, RDF.type, SKOS.Concept)
-                        self.shared(concept, KG.registryTerm, Literal(_clean(term, self.out.warnings)))
+                        self.shared(concept, KG.registryTerm, Literal(clean(term, self.out.warnings)))
 
 
-def _is_calendar_date(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _clean(text: str, warnings: list[str]) -> str:
-    """Text as RDF can hold it: lone UTF-16 surrogates (invalid Unicode some JSON carries) become U+FFFD."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        warnings.append(f"invalid Unicode replaced in {text[:40]!r}")
-        return valid_unicode(text)
-    return text
-
-
-def split_criteria(text: str) -> Iterator[tuple[str, int, str]]:
-    """Split eligibility text into ``(inclusion|exclusion, position, item)``, following its headings.
-
-    Bulleted lines start a new item; indented or wrapped lines continue the previous one, so nested
-    sub-bullets stay with their parent criterion.
-    """
-    kind: str | None = None
-    counters = {"inclusion": 0, "exclusion": 0}
-    current: list[str] = []
-
-    def flush() -> Iterator[tuple[str, int, str]]:
-        if kind and current:
-            counters[kind] += 1
-            yield kind, counters[kind], " ".join(current)
-        current.clear()
-
-    for line in text.splitlines():
-        heading = _CRITERIA_HEADING.match(line)
-        if heading:
-            yield from flush()
-            kind = heading.group(1).lower()
-            continue
-        stripped = line.strip()
-        if not stripped or kind is None:
-            continue
-        is_top_bullet = _BULLET.match(line) is not None and (len(line) - len(line.lstrip())) < 2
-        if is_top_bullet:
-            yield from flush()
-            current.append(_BULLET.sub("", line, count=1).strip())
-        else:
-            current.append(_BULLET.sub("", stripped, count=1) if current else stripped)
-    yield from flush()
-
-
-def age_in_years(text: str) -> float | None:
-    """``"18 Years"`` → 18.0, ``"6 Months"`` → 0.5; None for anything else."""
-    match = _AGE.match(text)
-    if match is None:
-        return None
-    return float(match.group(1)) * _AGE_UNIT_YEARS[match.group(2).lower()]
-
-
-def map_study(study: object) -> MappedTrial:
-    """All quads of one API v2 study record; raises RecordError for a record we cannot map faithfully."""
+def map_study(study: object, *, include_contacts: bool = True) -> MappedTrial:
+    """All quads of one API v2 study record; raises RecordError for a record we cannot map faithfully.
+    ``include_contacts=False`` leaves out contact persons' names, emails and phones."""
     nct_id = nct_id_of(study)
     if nct_id is None:
         raise RecordError("record has no valid protocolSection.identificationModule.nctId")
-    return _TrialMapper(nct_id).map(_Node(study, nct_id))
+    return _TrialMapper(nct_id, include_contacts=include_contacts).map(RecordNode(study, nct_id))
 
 
 def enumeration_quads() -> Iterator[Quad]:

@@ -1,10 +1,11 @@
-"""SHACL validation of a store against ``ontologies/shapes.ttl`` (pyshacl over rdflib), chunk by chunk of trials."""
+"""SHACL validation of a store against ``ontologies/shapes*.ttl`` (pyshacl over rdflib), chunk by chunk of trials."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -15,7 +16,7 @@ from rdflib.namespace import RDF, RDFS, SH
 from rdflib.term import Node
 
 from kg.graphs import BUILD_GRAPH, ENUM_GRAPH, NODES_GRAPH
-from kg.resources import Traversable, ontology_file
+from kg.resources import SHAPE_FILES, Traversable, ontology_file
 from kg.store import Store
 from kg.vocab import DATA, PREFIXES
 
@@ -23,7 +24,7 @@ __all__ = ["DEFAULT_SHAPES", "ValidationResult", "validate"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SHAPES: Final = ontology_file("shapes.ttl")
+DEFAULT_SHAPES: Final = tuple(ontology_file(name) for name in SHAPE_FILES)
 #: Trials per pyshacl run: bounds memory (rdflib and pyshacl need ~0.4 MB per trial) at no cost in time.
 CHUNK_TRIALS: Final = 250
 _TRIAL_GRAPHS: Final = str(DATA) + "graph/NCT"
@@ -47,7 +48,9 @@ class ValidationResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def validate(store: Store, *, shapes: Traversable | None = None, limit: int | None = None) -> ValidationResult:
+def validate(
+    store: Store, *, shapes: Sequence[Traversable] | None = None, limit: int | None = None
+) -> ValidationResult:
     """Validate every trial graph (or the first ``limit`` by NCT id) with the shared nodes it references.
 
     Trials go to pyshacl in chunks of :data:`CHUNK_TRIALS`: each chunk is its trial graphs, the nodes of
@@ -58,7 +61,9 @@ def validate(store: Store, *, shapes: Traversable | None = None, limit: int | No
     Shared nodes no trial references, and the MeSH graphs, are not checked.
     """
     clock = time.perf_counter()
-    shapes_graph = Graph().parse(data=(shapes or DEFAULT_SHAPES).read_text(encoding="utf-8"), format="turtle")
+    shapes_graph = Graph()
+    for part in shapes or DEFAULT_SHAPES:
+        shapes_graph.parse(data=part.read_text(encoding="utf-8"), format="turtle")
     trial_graphs = _trial_graphs(store)
     if limit is not None:
         trial_graphs = trial_graphs[:limit]

@@ -16,10 +16,14 @@ if sys.version_info >= (3, 11):
 else:
     from importlib.abc import Traversable
 
-__all__ = ["Traversable", "ontology_file", "query_file", "query_names"]
+__all__ = ["SHAPE_FILES", "VOCABULARY_FILES", "Traversable", "ontology_file", "query_file", "query_names"]
 
 _QUERIES = "kg.resources.queries"
 _ONTOLOGIES = "kg.resources.ontologies"
+#: The vocabulary, one module per part of the record: the protocol and registry fields, then the results section.
+VOCABULARY_FILES = ("trialkg.ttl", "trialkg-results.ttl")
+#: The SHACL shapes, in the same two modules.
+SHAPE_FILES = ("shapes.ttl", "shapes-results.ttl")
 
 
 def query_names() -> list[str]:
