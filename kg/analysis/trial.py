@@ -8,6 +8,7 @@ from typing import Any
 
 from kg.analysis.health import health_score
 from kg.analysis.hierarchy import trial_hierarchy
+from kg.analysis.results import trial_results
 from kg.queries import QueryError, run
 from kg.store import Store
 
@@ -39,4 +40,9 @@ def trial_json(store: Store, nct_id: str, *, as_of: date | None = None) -> dict[
     prints and ``Graph.trial`` returns, so both always agree."""
     summary = trial_summary(store, nct_id)
     health = health_score(store, nct_id, as_of=as_of)
-    return {**summary, "health": health.to_json(), "timeline": health.timeline.to_json()}
+    return {
+        **summary,
+        "health": health.to_json(),
+        "timeline": health.timeline.to_json(),
+        "results": trial_results(store, nct_id),
+    }

@@ -35,6 +35,7 @@ def trial(
 ) -> None:
     """One trial: summary, health score, timeline, MeSH hierarchies (and with --html every section of the page)."""
     from kg.analysis.health import health_score
+    from kg.analysis.results import trial_results
     from kg.analysis.trial import trial_json, trial_summary
     from kg.store import open_store
 
@@ -51,6 +52,9 @@ def trial(
             return
         summary = trial_summary(opened, nct_id)
         health = health_score(opened, nct_id, as_of=day)
+        results = trial_results(opened, nct_id)
+    from kg.cli.results_view import print_results
     from kg.cli.trial_view import print_trial
 
     print_trial(summary, health)
+    print_results(results)

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from kg.analysis.health import Health, health_score, phase_label
 from kg.analysis.related import related
+from kg.analysis.results import trial_results
 from kg.analysis.timeline import DAYS_PER_MONTH, parse_date, round_half_up
 from kg.analysis.trial import trial_summary
 from kg.atomic import write_atomic
@@ -68,6 +69,7 @@ def trial_page_data(
         "eligibility": dict(eligibility),
         "sponsors": run(store, "trial_sponsors", params).rows,
         "sites": run(store, "trial_sites", params).rows,
+        "results": trial_results(store, nct),
         "related": [neighbour.to_json() for neighbour in related(store, nct, RELATED_TOP)],
         "explorer": trial_explorer(store, nct) if explorer is None else explorer,
         "url": f"https://clinicaltrials.gov/study/{nct}",
