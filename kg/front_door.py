@@ -195,20 +195,22 @@ def build(
     store: str | None = None,
     strict: bool = False,
     workers: int | None = None,
+    include_contacts: bool = True,
 ) -> Graph:
     """Build a graph from study records (files or folders) and MeSH files, as ``kg build`` does, and open it.
 
     ``store`` defaults to ``$KG_HOME/store``, replaced only when the build is complete; ``"oxigraph:"`` builds in
-    memory, into the store the returned graph keeps (gone when it is closed)."""
+    memory, into the store the returned graph keeps (gone when it is closed). ``include_contacts=False`` is
+    ``kg build --no-contacts``: contact persons' names, emails and phones left out."""
     files: list[Path | str] = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(path) for path in paths]
     vocabulary = [Path(path) for path in mesh]
     spec = store or default_spec()
     if not in_memory(spec):
-        build_store(files, spec, strict=strict, mesh=vocabulary, workers=workers)
+        build_store(files, spec, strict=strict, mesh=vocabulary, workers=workers, include_contacts=include_contacts)
         return open(spec)
     opened = open_store(spec)
     try:
-        build_into(opened, files, strict=strict, mesh=vocabulary, workers=workers)
+        build_into(opened, files, strict=strict, mesh=vocabulary, workers=workers, include_contacts=include_contacts)
     except BaseException:
         opened.close()
         raise

@@ -15,6 +15,7 @@ __all__ = [
     "MESH",
     "PREFIXES",
     "PROV",
+    "PUBMED",
     "RDF",
     "RDFS",
     "SCHEMA",
@@ -67,6 +68,8 @@ DATA: Final = Namespace("https://w3id.org/trialkg/id/")
 CTGOV_STUDY: Final = Namespace("https://clinicaltrials.gov/study/")
 #: Official MeSH IRIs (descriptors ``D…``, supplementary concepts ``C…``).
 MESH: Final = Namespace("http://id.nlm.nih.gov/mesh/")
+#: A publication is NLM's own PubMed page for it, as a MeSH concept is NLM's IRI and a trial its registry page.
+PUBMED: Final = Namespace("https://pubmed.ncbi.nlm.nih.gov/")
 
 SCHEMA: Final = Namespace("https://schema.org/")
 SKOS: Final = Namespace("http://www.w3.org/2004/02/skos/core#")
@@ -82,6 +85,7 @@ PREFIXES: Final[dict[str, str]] = {
     "kgr": str(DATA),
     "ctgov": str(CTGOV_STUDY),
     "mesh": str(MESH),
+    "pubmed": str(PUBMED),
     "schema": str(SCHEMA),
     "skos": str(SKOS),
     "dcterms": str(DCTERMS),

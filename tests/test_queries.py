@@ -191,7 +191,15 @@ def test_trial_mesh(real_store: Store, real_studies: dict[str, Study]) -> None:
 def test_trial_parts(real_store: Store, real_studies: dict[str, Study]) -> None:
     for nct in sorted(real_studies)[::83]:
         study = real_studies[nct]
-        parts = Counter(r["part"] for r in run(real_store, "trial_parts", {"nct": nct}).rows)
+        rows = run(real_store, "trial_parts", {"nct": nct}).rows
+        parts = Counter(r["part"] for r in rows)
+        # conditions as this trial writes them, whatever spelling other trials use
+        conditions = sorted(str(r["label"]) for r in rows if r["part"] == "condition")
+        assert conditions == sorted(_protocol(study, "conditionsModule").get("conditions", [])), nct
+        written = {i["name"] for i in _protocol(study, "armsInterventionsModule").get("interventions", [])}
+        assert {r["label"] for r in rows if r["part"] == "intervention"} <= written, nct
+        secondary = [i["id"] for i in _protocol(study, "identificationModule").get("secondaryIdInfos", [])]
+        assert sorted(r["label"] for r in rows if r["part"] == "secondary id") == sorted(secondary), nct
         outcomes = _protocol(study, "outcomesModule")
         arms = _protocol(study, "armsInterventionsModule")
         assert parts["primary outcome"] == len(outcomes.get("primaryOutcomes", []))

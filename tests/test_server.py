@@ -478,7 +478,23 @@ def test_sparqlwrapper_gets_what_kg_sparql_prints_for_every_named_query(
 ) -> None:
     empty = _compare_every_named_query(served, demo_spec, {**DEMO_PARAMS, "nct": SEED_NCT}, tmp_path)
     print(f"demo store: {len(list_queries()) - len(empty)} named queries answered, empty: {empty}")
-    assert len(empty) <= 1, f"named queries without an answer on the demo store: {empty}"
+    # The demo corpus posts no results and cites no publications: the real records' run below answers those.
+    unanswerable = [name for name in empty if name not in _RESULTS_AND_PUBLICATIONS]
+    assert len(unanswerable) <= 1, f"named queries without an answer on the demo store: {unanswerable}"
+
+
+#: Named queries over results sections and references.
+_RESULTS_AND_PUBLICATIONS = {
+    "trial_participant_flow",
+    "trial_baseline",
+    "trial_outcome_results",
+    "trial_outcome_analyses",
+    "trial_adverse_events",
+    "trial_publications",
+    "trials_sharing_publication",
+    "landscape_serious_events",
+    "landscape_publications",
+}
 
 
 @pytest.mark.slow
@@ -487,13 +503,18 @@ def test_sparqlwrapper_gets_what_kg_sparql_prints_on_the_real_records(
 ) -> None:
     """The real records (no MeSH file loaded, so the hierarchy queries answer nothing on either side)."""
 
-    def has_mesh_terms(study: dict[str, Any]) -> bool:
+    def has_everything(study: dict[str, Any]) -> bool:
+        """MeSH terms of both kinds, posted results and a cited PubMed article."""
         derived = study.get("derivedSection", {})
-        return bool(derived.get("conditionBrowseModule", {}).get("meshes")) and bool(
-            derived.get("interventionBrowseModule", {}).get("meshes")
+        references = study["protocolSection"].get("referencesModule", {}).get("references", [])
+        return (
+            bool(derived.get("conditionBrowseModule", {}).get("meshes"))
+            and bool(derived.get("interventionBrowseModule", {}).get("meshes"))
+            and "resultsSection" in study
+            and any(reference.get("pmid") for reference in references)
         )
 
-    nct = next(nct for nct, study in sorted(real_studies.items()) if has_mesh_terms(study))
+    nct = next(nct for nct, study in sorted(real_studies.items()) if has_everything(study))
     params = {
         "nct": nct,
         "condition": "neoplasms",

@@ -21,6 +21,7 @@ from kg.analysis.related import related
 from kg.ctgov.mapping import enumeration_quads, map_study
 from kg.demo import demo_mesh_file, write_demo_corpus
 from kg.graphs import trial_graph
+from kg.identifiers import normalize_mesh_id
 from kg.pipeline.build import BuildReport, build, load_records
 from kg.pipeline.mesh_load import load_mesh
 from kg.queries import list_queries, run
@@ -194,31 +195,26 @@ def test_bad_sparql_is_a_store_error(store: Store) -> None:
 
 @pytest.fixture(scope="module")
 def sample_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Forty real records (some sharing sponsors and countries), as one JSON array file."""
+    """Forty-odd real records (some sharing sponsors and countries, two a publication), as one JSON array file."""
     from tests.conftest import CTGOV_DATA
 
     if not CTGOV_DATA.is_dir():
         pytest.skip(f"real ClinicalTrials.gov records not found at {CTGOV_DATA} (../shared/data)")
     path = tmp_path_factory.mktemp("sample") / "sample.json"
-    path.write_text(json.dumps(raw_studies()[::28]), encoding="utf-8")
+    path.write_text(json.dumps(_sample()), encoding="utf-8")
     return [path]
 
 
 @pytest.fixture(scope="module")
 def reference_answers(sample_files: list[Path]) -> dict[str, tuple[dict[str, str], list[dict[str, object]]]]:
-    """Every named query's parameters and answer on the in-memory Oxigraph build of the sample. The trial asked
-    about is one for which every trial query has an answer, so all of them are really compared."""
+    """Every named query's parameters and answer on the in-memory Oxigraph build of the sample. Each query asks
+    about the first sample trial (and concept) it has an answer for, so all of them are really compared."""
     with fresh_store("oxigraph:") as store:
         _load(store, sample_files)
-        trial_queries = [q for q in list_queries() if any(p.name == "nct" for p in q.parameters)]
-        nct = next(
-            (nct for nct in _sample_ncts() if all(run(store, q.name, {"nct": nct}).rows for q in trial_queries)),
-            None,
-        )
-        assert nct is not None, "no sample trial has an answer to every trial query"
         answers = {}
         for query in list_queries():
-            params = {p.name: {**_PARAMS, "nct": nct}[p.name] for p in query.parameters}
+            choices = [{p.name: values[p.name] for p in query.parameters} for values in _sample_params()]
+            params = next((params for params in choices if run(store, query.name, params).rows), choices[0])
             answers[query.name] = (params, _canonical(run(store, query.name, params).rows))
         return answers
 
@@ -230,11 +226,33 @@ def _load(store: Store, files: list[Path]) -> None:
     load_mesh(store, [demo_mesh_file()])
 
 
-def _sample_ncts() -> list[str]:
-    return [str(study["protocolSection"]["identificationModule"]["nctId"]) for study in raw_studies()[::28]]
+def _sample() -> list[dict[str, Any]]:
+    """Every 28th real record, and the first two records that cite one PubMed article (none of those do)."""
+    sample, cited_by = raw_studies()[::28], {}
+    for study in raw_studies():
+        for reference in study["protocolSection"].get("referencesModule", {}).get("references", []):
+            other = cited_by.setdefault(reference.get("pmid") or id(reference), study)
+            if other["protocolSection"]["identificationModule"] != study["protocolSection"]["identificationModule"]:
+                return [*sample, other, study]
+    return sample
 
 
-_PARAMS = {"condition": "neoplasms", "intervention": "placebo", "concept": "D009371", "label": "Neoplasms"}
+def _sample_params() -> Iterator[dict[str, str]]:
+    """Parameters about each sample trial in turn: the trial, and the first condition MeSH term it has."""
+    yield _PARAMS
+    for study in _sample():
+        meshes = study.get("derivedSection", {}).get("conditionBrowseModule", {}).get("meshes", [])
+        concept = normalize_mesh_id(meshes[0]["id"]) if meshes else _PARAMS["concept"]
+        yield {**_PARAMS, "nct": study["protocolSection"]["identificationModule"]["nctId"], "concept": concept}
+
+
+_PARAMS = {
+    "nct": "NCT00000000",
+    "condition": "neoplasms",
+    "intervention": "placebo",
+    "concept": "D009371",
+    "label": "Neoplasms",
+}
 
 
 def _canonical(rows: list[dict[str, object]]) -> list[dict[str, object]]:

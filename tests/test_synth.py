@@ -6,6 +6,7 @@ import gzip
 import json
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -14,10 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.cli.main import app
-from kg.ctgov.mapping import map_study
+from kg.ctgov.mapping import enumeration_quads, map_study
 from kg.demo import demo_mesh_file, synthetic_studies
 from kg.demo.registry import read_mesh, registry_catalog, registry_studies, write_registry
+from kg.demo.results import COMPLETED_SHARE, OTHER_SHARE, results_share
+from kg.demo.synthetic import REFERENCE_DATE
 from kg.identifiers import normalize_mesh_id
+from kg.pipeline.validation import validate
+from kg.store import open_store
 from kg.vocab import KG
 from tests.conftest import MESH_DATA, needs_mesh
 
@@ -63,8 +68,9 @@ def test_differs_from_the_demo_world_but_keeps_its_shape(demo_registry: list[Stu
     """Same generator, another catalog: the demo's own output is untouched (tests/test_demo_corpus.py pins it)."""
     demo = list(synthetic_studies(600, seed=3))
     assert _dump(demo) != _dump(demo_registry)
+    assert not any(study["hasResults"] or "resultsSection" in study for study in demo)  # the demo posts none
     for study in demo_registry:
-        assert set(study) == set(demo[0])
+        assert set(study) - {"resultsSection"} == set(demo[0])
         assert study["protocolSection"]["statusModule"]["overallStatus"] in STATUSES
     statuses = Counter(s["protocolSection"]["statusModule"]["overallStatus"] for s in demo_registry)
     assert statuses.most_common(1)[0][0] == "COMPLETED"
@@ -167,3 +173,133 @@ def test_kg_synth_writes_a_corpus_kg_build_reads(tmp_path: Path) -> None:
     assert missing.exit_code != 0
     too_many = runner.invoke(app, ["synth", "--trials", "1000000", "-o", str(out)])
     assert too_many.exit_code != 0 and "--trials" in too_many.output
+
+
+# --- results sections ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def results_registry() -> list[Study]:
+    return list(registry_studies(4000, seed=11))
+
+
+def _status(study: Study) -> dict[str, Any]:
+    return dict(study["protocolSection"]["statusModule"])
+
+
+def test_the_share_with_results_is_the_chosen_one(results_registry: list[Study]) -> None:
+    """Among trials whose primary completion is 8 years past (a posting delay that long is rarer than 1 in 100),
+    as many post results as :func:`results_share` expects, within four standard deviations; the chosen shares are
+    the real records' (79 of 466 completed interventional trials: 17 %; 12 of 36 terminated)."""
+    assert 0.10 <= sum(COMPLETED_SHARE.values()) / len(COMPLETED_SHARE) <= 0.25 and OTHER_SHARE["TERMINATED"] == 0.33
+    cutoff = (REFERENCE_DATE.replace(year=REFERENCE_DATE.year - 8)).isoformat()
+    for statuses in (("COMPLETED",), ("TERMINATED",)):
+        old = [
+            s
+            for s in results_registry
+            if _status(s)["overallStatus"] in statuses and _status(s)["primaryCompletionDateStruct"]["date"] < cutoff
+        ]
+        chances = [
+            results_share(_status(s)["overallStatus"], s["protocolSection"]["designModule"]["phases"]) for s in old
+        ]
+        posted = sum(s["hasResults"] for s in old)
+        spread = sum(p * (1 - p) for p in chances) ** 0.5
+        assert len(old) > 100 and abs(posted - sum(chances)) <= 4 * spread, (statuses, posted, sum(chances))
+    posting = {"COMPLETED", "TERMINATED", "ACTIVE_NOT_RECRUITING"}
+    assert all(_status(s)["overallStatus"] in posting for s in results_registry if s["hasResults"])
+    share = sum(s["hasResults"] for s in results_registry) / len(results_registry)
+    assert 0.05 <= share <= 0.15, share  # the real records: 94 of 1,102
+
+
+def test_results_are_posted_after_primary_completion_and_by_the_reference_date(results_registry: list[Study]) -> None:
+    delays = []
+    for study in results_registry:
+        status = _status(study)
+        assert ("resultsSection" in study) == study["hasResults"] == ("resultsFirstPostDateStruct" in status)
+        if study["hasResults"]:
+            posted = status["resultsFirstPostDateStruct"]["date"]
+            assert status["primaryCompletionDateStruct"]["date"] < posted <= REFERENCE_DATE.isoformat()
+            assert status["resultsFirstSubmitDate"] <= status["resultsFirstSubmitQcDate"] < posted
+            assert status["lastUpdatePostDateStruct"]["date"] >= posted
+            assert status["statusVerifiedDate"] == status["lastUpdateSubmitDate"][:7]
+            start = date.fromisoformat(status["primaryCompletionDateStruct"]["date"])
+            delays.append((date.fromisoformat(posted) - start).days / 30.44)
+    assert 12 <= median(delays) <= 26  # the real records' median: 19.6 months (recent completions cut it short)
+
+
+def test_results_have_the_real_shape_with_groups_matching_arms(results_registry: list[Study]) -> None:
+    with_results = [s for s in results_registry if s["hasResults"]]
+    assert len(with_results) > 200
+    analysed = 0
+    for study in with_results:
+        arms = [arm["label"] for arm in study["protocolSection"]["armsInterventionsModule"]["armGroups"]]
+        section = study["resultsSection"]
+        flow = section["participantFlowModule"]
+        assert [group["title"] for group in flow["groups"]] == arms
+        milestones = {m["type"]: m["achievements"] for m in flow["periods"][0]["milestones"]}
+        assert {"STARTED", "COMPLETED"} <= set(milestones)
+        for started, completed in zip(milestones["STARTED"], milestones["COMPLETED"], strict=True):
+            assert int(started["numSubjects"]) >= int(completed["numSubjects"]) >= 0
+        baseline = section["baselineCharacteristicsModule"]
+        assert [g["title"] for g in baseline["groups"]] == arms + (["Total"] if len(arms) > 1 else [])
+        assert {m["title"] for m in baseline["measures"]} >= {"Age, Continuous", "Sex: Female, Male"}
+        for measure in baseline["measures"][1:]:  # counts: each group's categories add up to its participants
+            denominators = {c["groupId"]: int(c["value"]) for c in baseline["denoms"][0]["counts"]}
+            totals: Counter[str] = Counter()
+            for klass in measure["classes"]:
+                for category in klass["categories"]:
+                    totals.update({m["groupId"]: int(m["value"]) for m in category["measurements"]})
+            assert totals == denominators, measure["title"]
+        planned = study["protocolSection"]["outcomesModule"]
+        outcomes = section["outcomeMeasuresModule"]["outcomeMeasures"]
+        assert [o["title"] for o in outcomes] == [o["measure"] for o in planned["primaryOutcomes"]] + [
+            o["measure"] for o in planned.get("secondaryOutcomes", [])
+        ]
+        for outcome in outcomes:
+            assert [group["title"] for group in outcome["groups"]] == arms
+            assert "analyses" not in outcome or (len(arms) > 1 and outcome["type"] == "PRIMARY")
+        analysed += any("analyses" in outcome for outcome in outcomes)
+        events = section["adverseEventsModule"]
+        ids = [group["id"] for group in events["eventGroups"]]
+        assert len(ids) == len(arms) and events["otherEvents"]
+        for event in events.get("seriousEvents", []) + events["otherEvents"]:
+            assert event["organSystem"] and [stat["groupId"] for stat in event["stats"]] == ids
+            assert all(0 <= stat["numAffected"] <= stat["numAtRisk"] for stat in event["stats"])
+    assert any(s["resultsSection"]["adverseEventsModule"]["seriousEvents"] for s in with_results)
+    assert 0 < analysed < len(with_results)
+
+
+def test_records_without_results_are_what_they_were(results_registry: list[Study]) -> None:
+    """Results come from their own random numbers: the other records, and every record's protocol apart from
+    the results and update dates, do not change when results are drawn."""
+    from dataclasses import replace
+
+    without = list(registry_studies(400, seed=11, catalog=replace(registry_catalog(), results=False)))
+    moved = {"resultsFirstSubmitDate", "resultsFirstSubmitQcDate", "resultsFirstPostDateStruct"}
+    moved |= {"lastUpdateSubmitDate", "lastUpdatePostDateStruct", "statusVerifiedDate"}
+    for study, plain in zip(results_registry[:400], without, strict=True):
+        if not study["hasResults"]:
+            assert study == plain
+        else:
+            status, plain_status = _status(study), _status(plain)
+            assert {k: v for k, v in status.items() if k not in moved} == {
+                k: v for k, v in plain_status.items() if k not in moved
+            }
+
+
+def test_synthetic_results_map_without_warnings_and_conform_to_the_shapes(results_registry: list[Study]) -> None:
+    with_results = [s for s in results_registry if s["hasResults"]][:12]
+    store = open_store("oxigraph:")
+    store.add(enumeration_quads())
+    for study in with_results:
+        mapped = map_study(study)
+        assert mapped.warnings == [], mapped.warnings
+        assert (
+            any(q.predicate == KG.seriousEvent for q in mapped.quads)
+            or not study["resultsSection"]["adverseEventsModule"]["seriousEvents"]
+        )
+        assert any(q.predicate == KG.synthetic for q in mapped.quads)
+        store.add(mapped.quads)
+    result = validate(store)
+    assert result.conforms, result.violations[:5]
+    assert result.focus_nodes > 12 * 20  # the result nodes were checked, not only the trials

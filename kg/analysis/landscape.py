@@ -20,6 +20,12 @@ Oxigraph store, :func:`landscape` therefore reads the same facts once into the l
 every table from it, identical to the queries' rows. Other stores (a remote ``sparql:URL`` engine, rdflib) run the
 queries; ``fast=False`` forces them (the tests compare both).
 
+Results. Per trial in scope: whether results are posted (``kg:hasResults``), its status and the whole calendar months
+from primary completion to the first results posting; from those counts the share with results (of all trials and
+of the completed or terminated ones) and the posting delay's median and quartiles. The serious adverse events the
+results list are counted per organ system and term (trials listing each, participants affected and at risk summed
+over groups, the rate), with an organ-system roll-up; references per type, with distinct PubMed articles.
+
 Matrix. Rows are the children of the condition descriptor (``skos:broader``), columns the registry's intervention
 types (DRUG, BIOLOGICAL, DEVICE, PROCEDURE, …: present on every record, unlike intervention MeSH terms, which
 behavioural and device trials mostly lack), cells split by phase. A trial counts in every child it sits under and
@@ -53,6 +59,7 @@ __all__ = [
     "Concept",
     "Enrollment",
     "Landscape",
+    "Results",
     "Scope",
     "Stopped",
     "countries",
@@ -95,6 +102,8 @@ _LABEL: Final = (
 #: Enrollment histogram bins (lower bounds, inclusive): participants are spread over orders of magnitude.
 ENROLLMENT_BINS: Final = (0, 1, 11, 26, 51, 101, 251, 501, 1001, 5001)
 STOPPED_STATUSES: Final = ("TERMINATED", "WITHDRAWN")
+#: Statuses of trials that ended and so could have posted results (the share with results among them).
+FINISHED_STATUSES: Final = ("COMPLETED", "TERMINATED")
 
 
 @dataclass(frozen=True)
@@ -154,6 +163,20 @@ class Stopped:
 
 
 @dataclass
+class Results:
+    """Posted results in scope, and months from primary completion to first posting (trials with both dates)."""
+
+    trials: int = 0
+    with_results: int = 0
+    share: float = 0.0  # of all trials in scope
+    finished: int = 0  # completed or terminated
+    finished_with_results: int = 0
+    finished_share: float = 0.0
+    delay_trials: int = 0
+    delay_months: dict[str, float] = field(default_factory=dict)  # P25, P50 (median), P75, min, max
+
+
+@dataclass
 class Landscape:
     scope: Scope
     trials: int
@@ -167,6 +190,11 @@ class Landscape:
     enrollment_counts: list[dict[str, Any]]
     matrix: list[dict[str, Any]]
     stopped: Stopped
+    results: Results
+    results_counts: list[dict[str, Any]]
+    serious_events: list[dict[str, Any]]  # per organ system and term, most trials first, with the rate
+    serious_organ_systems: list[dict[str, Any]]
+    publications: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -193,6 +221,11 @@ class Landscape:
             ],
             "matrix": self.matrix,
             "stopped_reasons": self.stopped.reasons,
+            "results_counts": self.results_counts,
+            "results_summary": [{"statistic": key, "value": value} for key, value in _flat(self.results).items()],
+            "serious_events": self.serious_events,
+            "serious_organ_systems": self.serious_organ_systems,
+            "publications": self.publications,
         }
 
     def to_pandas(self, name: str) -> pandas.DataFrame:
@@ -214,6 +247,13 @@ class Landscape:
         data["scope"]["description"] = self.scope.describe()
         data["scope"]["hierarchy_note"] = self.scope.hierarchy_note
         return data
+
+
+def _flat(results: Results) -> dict[str, Any]:
+    """The results summary as one statistic per line (the delay quantiles as ``delay_months_P50`` …)."""
+    data = asdict(results)
+    delay = data.pop("delay_months")
+    return {**data, **{f"delay_months_{key}": value for key, value in delay.items()}}
 
 
 def _concept(store: Store, key: str) -> Concept:
@@ -267,6 +307,9 @@ TABLES: Final = (
     "enrollment",
     "matrix",
     "stopped",
+    "results",
+    "serious_events",
+    "publications",
 )
 
 
@@ -374,6 +417,49 @@ def _stopped_summary(reasons: Rows, trials: int) -> Stopped:
     )
 
 
+def _results_summary(counts: Rows) -> Results:
+    """The shares with results and the posting delay's quartiles (inclusive method) from ``landscape_results`` rows."""
+    trials = sum(int(row["trials"]) for row in counts)
+    with_results = sum(int(row["trials"]) for row in counts if row["has_results"])
+    finished = [row for row in counts if row["status"] in FINISHED_STATUSES]
+    finished_trials = sum(int(row["trials"]) for row in finished)
+    finished_with = sum(int(row["trials"]) for row in finished if row["has_results"])
+    delays = sorted(
+        int(row["months"]) for row in counts if row["months"] is not None for _ in range(int(row["trials"]))
+    )
+    return Results(
+        trials=trials,
+        with_results=with_results,
+        share=round(with_results / trials, 4) if trials else 0.0,
+        finished=finished_trials,
+        finished_with_results=finished_with,
+        finished_share=round(finished_with / finished_trials, 4) if finished_trials else 0.0,
+        delay_trials=len(delays),
+        delay_months=_quartiles(delays),
+    )
+
+
+def _quartiles(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {}
+    quartiles = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [float(values[0])] * 3
+    found = {"P25": quartiles[0], "P50": quartiles[1], "P75": quartiles[2], "min": values[0], "max": values[-1]}
+    return {key: round(float(value), 2) for key, value in found.items()}
+
+
+def _serious_rows(rows: Rows) -> tuple[Rows, Rows]:
+    """The event rows and the organ-system rows of ``landscape_serious_events``, each with its rate (affected per
+    participant at risk; ``None`` with nobody at risk)."""
+    by_level: dict[str, Rows] = {"term": [], "organ_system": []}
+    for row in rows:
+        level = str(row["level"])
+        kept = {key: value for key, value in row.items() if key != "level" and (key != "term" or level == "term")}
+        at_risk = int(kept["at_risk"])
+        kept["rate"] = round(int(kept["affected"]) / at_risk, 4) if at_risk else None
+        by_level[level].append(kept)
+    return by_level["term"], by_level["organ_system"]
+
+
 def landscape(
     store: Store, condition: str | None = None, intervention: str | None = None, *, fast: bool | None = None
 ) -> Landscape:
@@ -398,6 +484,7 @@ def landscape(
         notes.append(
             "The condition-by-intervention matrix needs the MeSH tree (children of the condition): not loaded."
         )
+    events, organ_systems = _serious_rows(rows["serious_events"])
     result = Landscape(
         scope=scope,
         trials=trials,
@@ -411,6 +498,11 @@ def landscape(
         enrollment_counts=rows["enrollment"],
         matrix=_matrix_rows(rows["matrix"]),
         stopped=_stopped_summary(rows["stopped"], trials),
+        results=_results_summary(rows["results"]),
+        results_counts=rows["results"],
+        serious_events=events,
+        serious_organ_systems=organ_systems,
+        publications=rows["publications"],
         notes=notes,
     )
     result.seconds = round(time.perf_counter() - started, 3)

@@ -2,10 +2,11 @@
 
 A landscape over a top-level subtree (Neoplasms) touches a quarter of the registry; aggregating that in SPARQL
 takes half a minute at 600k trials on two cores. This table holds the same facts (phase, status, start year,
-enrollment, lead sponsors, countries, intervention types, stop reasons, MeSH terms) as NumPy
-arrays over trial and concept numbers, so :mod:`kg.analysis.landscape` computes every table with a few vectorised
-counts. Each function here answers exactly what one ``queries/landscape_*.rq`` answers (same rows, order and value
-types): the queries stay the definition, and what a remote store runs.
+enrollment, lead sponsors, countries, intervention types, stop reasons, MeSH terms, posted results, serious
+adverse events, references) as NumPy arrays over trial and concept numbers, so :mod:`kg.analysis.landscape`
+computes every table with a few vectorised counts. Each function here answers exactly what one
+``queries/landscape_*.rq`` answers (same rows, order and value types): the queries stay the definition, and what a
+remote store runs.
 
 The MeSH side of a scope (which concepts sit under the condition, which drugs have an action under the
 intervention, the condition's children) is vocabulary-sized, not registry-sized: it is asked of the store per
@@ -36,20 +37,53 @@ from kg.analysis.saved_index import SavedIndex
 from kg.store import Store
 from kg.vocab import MESH, SPARQL_PROLOGUE
 
-__all__ = ["LANDSCAPE_INDEX", "NO_YEAR", "LandscapeIndex", "Pairs", "build_landscape_index", "table_rows"]
+__all__ = [
+    "LANDSCAPE_INDEX",
+    "NO_MONTH",
+    "NO_YEAR",
+    "Events",
+    "LandscapeIndex",
+    "Pairs",
+    "References",
+    "build_landscape_index",
+    "table_rows",
+]
 
 logger = logging.getLogger(__name__)
 
-_FORMAT: Final = 1
+_FORMAT: Final = 2
 _NONE: Final = "NONE"
 #: ``year`` of a trial without a start date.
 NO_YEAR: Final = np.iinfo(np.int32).min
+#: ``primary_month`` / ``posted_month`` of a trial without that date (or with a year only).
+NO_MONTH: Final = np.iinfo(np.int32).min
 Mask = npt.NDArray[np.bool_]
 Ints = npt.NDArray[np.int32]
 
 _TRIALS: Final = SPARQL_PROLOGUE + "SELECT ?s WHERE { ?s a schema:MedicalTrial }"
 _INTERVENTION_TYPES: Final = (
     SPARQL_PROLOGUE + "SELECT ?s ?o WHERE { ?s kg:intervention ?node . ?node kg:interventionType ?o }"
+)
+_SERIOUS_EVENTS: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?trial ?event ?system ?term WHERE {
+  ?trial kg:adverseEvents ?report . ?report kg:seriousEvent ?event .
+  OPTIONAL { ?event kg:organSystem ?system } OPTIONAL { ?event rdfs:label ?term }
+}"""
+)
+_SERIOUS_COUNTS: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?event ?affected ?at_risk WHERE {
+  ?report kg:seriousEvent ?event . ?event kg:count ?count .
+  OPTIONAL { ?count kg:numAffected ?affected } OPTIONAL { ?count kg:numAtRisk ?at_risk }
+}"""
+)
+_REFERENCES: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?trial ?reference ?type ?article WHERE {
+  ?trial kg:reference ?reference .
+  OPTIONAL { ?reference kg:referenceType ?type } OPTIONAL { ?reference kg:publication ?article }
+}"""
 )
 
 
@@ -113,6 +147,29 @@ class _Interner:
 
 
 @dataclass
+class Events:
+    """Serious adverse events, one entry per event a trial lists, with its participants summed over its groups."""
+
+    trials: Ints
+    systems: Ints  # index into ``system_labels`` ("" when the record gives no organ system)
+    terms: Ints  # index into ``term_labels``
+    affected: npt.NDArray[np.int64]
+    at_risk: npt.NDArray[np.int64]
+    system_labels: list[str]
+    term_labels: list[str]
+
+
+@dataclass
+class References:
+    """References, one entry per reference a trial cites."""
+
+    trials: Ints
+    types: Ints  # index into ``type_labels`` ("NONE" without a type)
+    articles: Ints  # the PubMed article's number, -1 without a well-formed PMID
+    type_labels: list[str]
+
+
+@dataclass
 class LandscapeIndex:
     """Every fact the landscape queries read, by trial number (see the module docstring)."""
 
@@ -149,6 +206,12 @@ class LandscapeIndex:
     registry_condition: Pairs  # kg:registryConditionAncestor
     registry_intervention: Pairs
     concepts: list[str]  # IRIs of the concepts the trials name, sorted
+    has_results: Mask
+    #: Per trial: year * 12 + month of its primary completion and first results posting (``NO_MONTH`` without).
+    primary_month: Ints
+    posted_month: Ints
+    serious_events: Events
+    references: References
     seconds: float = 0.0
     format: int = _FORMAT
 
@@ -173,7 +236,7 @@ class LandscapeIndex:
         parts = [
             part
             for value in vars(self).values()
-            for part in (vars(value).values() if isinstance(value, Pairs) else (value,))
+            for part in (vars(value).values() if isinstance(value, (Pairs, Events, References)) else (value,))
         ]
         return sum(part.nbytes for part in parts if isinstance(part, np.ndarray))
 
@@ -269,6 +332,72 @@ def _label_pairs(store: Store, query: str, trial: Callable[[str], int | None], m
     return pairs, labels.texts
 
 
+def _month(date: str) -> int:
+    """``year * 12 + month`` of an xsd:date or gYearMonth (the queries' ``SUBSTR`` arithmetic); none for a year."""
+    return int(date[:4]) * 12 + int(date[5:7]) if len(date) >= 7 else int(NO_MONTH)
+
+
+def _months(store: Store, path: str, trial: Callable[[str], int | None], trials: int) -> Ints:
+    """Per trial, the month of its first ``path`` date in string order (the queries' ``MIN(STR(?date))``)."""
+    first: dict[int, str] = {}
+    for number, value in _scalars(store, path, trial):
+        if number not in first or value < first[number]:
+            first[number] = value
+    months = np.full(trials, NO_MONTH, dtype=np.int32)
+    for number, value in first.items():
+        months[number] = _month(value)
+    return months
+
+
+def _serious_events(store: Store, trial: Callable[[str], int | None]) -> Events:
+    """Every serious adverse event of a trial, with its groups' participants summed (a count not given adds 0)."""
+    systems, terms = _Interner(), _Interner()
+    entries: dict[str, int] = {}
+    owners, system_of, term_of = array("i"), array("i"), array("i")
+    for subject, event, system, term in store.solutions(_SERIOUS_EVENTS, "trial", "event", "system", "term"):
+        number = trial(subject)
+        if number is not None and event not in entries:
+            entries[event] = len(owners)
+            owners.append(number)
+            system_of.append(systems(system))
+            term_of.append(terms(term))
+    affected = np.zeros(len(owners), dtype=np.int64)
+    at_risk = np.zeros(len(owners), dtype=np.int64)
+    for event, affected_count, at_risk_count in store.solutions(_SERIOUS_COUNTS, "event", "affected", "at_risk"):
+        entry = entries.get(event)
+        if entry is not None:
+            affected[entry] += int(affected_count or 0)
+            at_risk[entry] += int(at_risk_count or 0)
+    ints = np.int32
+    return Events(
+        np.asarray(owners, dtype=ints),
+        np.asarray(system_of, dtype=ints),
+        np.asarray(term_of, dtype=ints),
+        affected,
+        at_risk,
+        systems.texts,
+        terms.texts,
+    )
+
+
+def _references(store: Store, trial: Callable[[str], int | None]) -> References:
+    """Every reference of a trial, with its type's label and its PubMed article's number."""
+    types, articles = _Interner(), _Interner()
+    seen: set[str] = set()
+    owners, type_of, article_of = array("i"), array("i"), array("i")
+    for subject, reference, kind, article in store.solutions(_REFERENCES, "trial", "reference", "type", "article"):
+        number = trial(subject)
+        if number is not None and reference not in seen:
+            seen.add(reference)
+            owners.append(number)
+            type_of.append(types(_after(kind, "/referenceType/") if kind else _NONE))
+            article_of.append(articles(article) if article else -1)
+    ints = np.int32
+    return References(
+        np.asarray(owners, dtype=ints), np.asarray(type_of, dtype=ints), np.asarray(article_of, dtype=ints), types.texts
+    )
+
+
 def build_landscape_index(store: Store) -> LandscapeIndex:
     """Read every fact the landscape tables count, once (whole-predicate reads)."""
     started = time.perf_counter()
@@ -294,6 +423,9 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
         enrollment = np.array(counts, dtype=np.int64)
     except OverflowError:  # a count beyond 64 bits, kept as read (as the queries do), in Python ints
         enrollment = np.array(counts, dtype=object)
+    has_results = np.zeros(trials, dtype=bool)
+    for number, value in _scalars(store, "kg:hasResults", trial):
+        has_results[number] |= value == "true"
     why_texts = _Interner()
     why_stopped = np.full(trials, -1, dtype=np.int32)
     for number, value in _scalars(store, "kg:whyStopped", trial):
@@ -360,6 +492,11 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
         registry_condition=by_trial["kg:registryConditionAncestor"],
         registry_intervention=by_trial["kg:registryInterventionAncestor"],
         concepts=sorted(iris),
+        has_results=has_results,
+        primary_month=_months(store, "kg:primaryCompletionDate", trial, trials),
+        posted_month=_months(store, "kg:resultsFirstPosted", trial, trials),
+        serious_events=_serious_events(store, trial),
+        references=_references(store, trial),
     )
     index.seconds = round(time.perf_counter() - started, 3)
     logger.info("landscape index: %d trials, %.1f s, %.1f MiB", trials, index.seconds, index.size_bytes() / 2**20)
@@ -548,6 +685,82 @@ def _matrix(store: Store, index: LandscapeIndex, scope: Mask, terms: Mask, condi
     return sorted(rows, key=lambda row: (row["row_label"], row["intervention_type"], row["phase"]))
 
 
+def _results(index: LandscapeIndex, scope: Mask) -> Rows:
+    """``landscape_results.rq``: trials per status, results posted or not, and months from primary completion to
+    first posting."""
+    dated = (index.primary_month != NO_MONTH) & (index.posted_month != NO_MONTH)
+    months = np.where(dated, index.posted_month.astype(np.int64) - index.primary_month, np.int64(NO_MONTH))
+    keys = zip(index.status[scope].tolist(), index.has_results[scope].tolist(), months[scope].tolist(), strict=True)
+    counted: dict[tuple[int, bool, int], int] = {}
+    for key in keys:
+        counted[key] = counted.get(key, 0) + 1
+    rows = [
+        {
+            "status": index.status_labels[status],
+            "has_results": has,
+            "months": None if month == NO_MONTH else month,
+            "trials": count,
+        }
+        for (status, has, month), count in counted.items()
+    ]
+    return sorted(rows, key=lambda r: (r["status"], r["has_results"], r["months"] is not None, r["months"] or 0))
+
+
+def _sums(keys: npt.NDArray[np.int64], events: Events, chosen: Mask) -> list[tuple[int, int, int, int]]:
+    """``(key, distinct trials, participants affected, at risk)`` per key of the chosen events."""
+    unique, inverse = np.unique(keys, return_inverse=True)
+    affected = np.zeros(len(unique), dtype=np.int64)
+    at_risk = np.zeros(len(unique), dtype=np.int64)
+    np.add.at(affected, inverse, events.affected[chosen])
+    np.add.at(at_risk, inverse, events.at_risk[chosen])
+    pairs = np.unique((inverse.astype(np.int64) << 32) | events.trials[chosen])
+    trials = np.bincount(pairs >> 32, minlength=len(unique))
+    return list(zip(unique.tolist(), trials.tolist(), affected.tolist(), at_risk.tolist(), strict=True))
+
+
+def _serious(index: LandscapeIndex, scope: Mask) -> Rows:
+    """``landscape_serious_events.rq``: per organ system and term, and per organ system alone."""
+    events = index.serious_events
+    chosen = scope[events.trials]
+    width = len(events.term_labels)
+    systems = events.systems[chosen].astype(np.int64)
+    rows: Rows = []
+    for level, keys in (("organ_system", systems), ("term", systems * width + events.terms[chosen])):
+        for key, trials, affected, at_risk in _sums(keys, events, chosen):
+            system, term = divmod(key, width) if level == "term" else (key, None)
+            rows.append(
+                {
+                    "level": level,
+                    "organ_system": events.system_labels[system],
+                    "term": None if term is None else events.term_labels[term],
+                    "trials": trials,
+                    "affected": affected,
+                    "at_risk": at_risk,
+                }
+            )
+    return sorted(rows, key=lambda r: (r["level"], -r["trials"], -r["affected"], r["organ_system"], r["term"] or ""))
+
+
+def _publications(index: LandscapeIndex, scope: Mask) -> Rows:
+    """``landscape_publications.rq``: references, distinct PubMed articles and trials per reference type and all."""
+    references = index.references
+    chosen = scope[references.trials]
+    groups = [(label, chosen & (references.types == number)) for number, label in enumerate(references.type_labels)]
+    rows: Rows = []
+    for label, members in [*groups, ("ALL", chosen)]:
+        if members.any():
+            articles = references.articles[members]
+            rows.append(
+                {
+                    "reference_type": label,
+                    "references": int(members.sum()),
+                    "pubmed_ids": len(np.unique(articles[articles >= 0])),
+                    "trials": len(np.unique(references.trials[members])),
+                }
+            )
+    return sorted(rows, key=lambda row: row["reference_type"])
+
+
 def table_rows(
     store: Store, index: LandscapeIndex, condition: str | None, intervention: str | None, hierarchy: str
 ) -> dict[str, Rows]:
@@ -564,4 +777,7 @@ def table_rows(
         "enrollment": _enrollment(index, scope),
         "matrix": _matrix(store, index, scope, terms, condition) if condition and hierarchy == "mesh" else [],
         "stopped": _stopped(index, scope),
+        "results": _results(index, scope),
+        "serious_events": _serious(index, scope),
+        "publications": _publications(index, scope),
     }

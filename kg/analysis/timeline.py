@@ -35,6 +35,7 @@ from kg.store import Store, Value
 __all__ = [
     "DATE_TYPES",
     "MILESTONES",
+    "TYPED_DATES",
     "Milestone",
     "MilestoneInfo",
     "Timeline",
@@ -90,6 +91,8 @@ MILESTONES: Final = (
 )
 #: What the record says of a date: ``True`` estimated, ``False`` actual, ``None`` no type given.
 DATE_TYPES: Final = {True: "estimated", False: "actual", None: "not stated"}
+#: Milestones whose record date may carry a type (a ``…DateStruct``); the others are plain registry dates.
+TYPED_DATES: Final = frozenset({"study_start", "first_posted", "primary_completion", "study_completion", "last_update"})
 _BY_KEY: Final = {info.key: info for info in MILESTONES}
 
 
@@ -104,6 +107,12 @@ class Milestone:
     state: str  # completed | expected | overdue | not stated | recorded (a registry date reached)
     gap_days: int | None = None
     gap: str | None = None
+
+    @property
+    def date_type(self) -> str | None:
+        """The type of a date the record may type: "estimated", "actual" or "not stated" (the record leaves it out,
+        which is never read as actual); None for a plain registry date."""
+        return DATE_TYPES[self.estimated] if self.info.key in TYPED_DATES else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +165,7 @@ class Timeline:
             "as_of": self.as_of.isoformat(),
             "milestones": [item.to_json() for item in self.milestones if item.info.on_timeline],
             "record_dates": {item.info.key: item.recorded for item in self.milestones},
+            "record_date_types": {item.info.key: item.date_type for item in self.milestones if item.date_type},
             "enrollment_period": self.enrollment_period,
             "enrollment_period_days": self.period_days,
             "period_start": self.period_start.isoformat() if self.period_start else None,

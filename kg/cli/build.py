@@ -39,6 +39,14 @@ def build(
             show_default=False,
         ),
     ] = None,
+    contacts: Annotated[
+        bool,
+        typer.Option(
+            "--contacts/--no-contacts",
+            help="Map contact persons (central and site contacts: names, emails, phones). They are public registry "
+            "data but personal: --no-contacts leaves them out; kg update then keeps them out too.",
+        ),
+    ] = True,
 ) -> None:
     """Build a new store from study records; it replaces the old one only when complete."""
     from kg.cli.progress import record_progress
@@ -51,7 +59,15 @@ def build(
         raise FileNotFoundError(f"no such file or folder: {', '.join(map(str, paths))}")
     try:
         with record_progress("Reading records") as tick:
-            report = run_build(list(paths), store, strict=strict, on_record=tick, mesh=list(mesh), workers=workers)
+            report = run_build(
+                list(paths),
+                store,
+                strict=strict,
+                on_record=tick,
+                mesh=list(mesh),
+                workers=workers,
+                include_contacts=contacts,
+            )
     except BuildFailed as failed:
         _print_problems(failed.report.problems)
         errors.print(f"[red]{failed}[/red]")

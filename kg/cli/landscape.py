@@ -29,7 +29,8 @@ def landscape(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Landscape of a condition subtree (and an intervention): phases, status, years, sponsors, countries,
-    enrollment, a subtree-by-intervention-type matrix, stopped trials; an offline HTML report with CSVs."""
+    enrollment, a subtree-by-intervention-type matrix, stopped trials, posted results, serious adverse events and
+    publications; an offline HTML report with CSVs."""
     from kg.analysis.landscape import landscape as build_landscape
     from kg.store import QueryResult, open_store
     from kg.views.landscape_report import write_report
@@ -46,6 +47,8 @@ def landscape(
             ("Lead sponsor class", result.sponsor_classes),
             ("Top lead sponsors", result.top_sponsors[:10]),
             ("Countries", result.countries[:10]),
+            ("Serious adverse events", result.serious_events[:10]),
+            ("Publications", result.publications),
         ):
             columns = list(rows[0]) if rows else ["trials"]
             print_result(QueryResult(columns, rows), fmt, title=name)
@@ -54,6 +57,14 @@ def landscape(
             f"{result.scope.describe()}: {result.trials:,} trials; median enrollment "
             f"{result.enrollment.quantiles.get('P50', 'n/a')}; terminated {stopped.terminated}, withdrawn "
             f"{stopped.withdrawn} ({stopped.share:.1%}).",
+            markup=False,
+            highlight=False,
+        )
+        results = result.results
+        console.print(
+            f"Results posted: {results.with_results:,} trials ({results.share:.1%}; {results.finished_share:.1%} of "
+            f"{results.finished:,} completed or terminated); median {results.delay_months.get('P50', 'n/a')} months "
+            f"from primary completion to first posting (n = {results.delay_trials}).",
             markup=False,
             highlight=False,
         )

@@ -29,7 +29,8 @@ def synth(
     ] = [],  # noqa: B006
     shard_size: Annotated[int, typer.Option(min=1, help="Trials per shard file.")] = 25_000,
 ) -> None:
-    """Write a reproducible synthetic registry (NCT99… ids, every record marked synthetic) for `kg build`."""
+    """Write a reproducible synthetic registry (NCT99… ids, every record marked synthetic; finished trials post
+    results sections at the real records' rate) for `kg build`."""
     from kg.atomic import ensure_folder, removed_on_failure
     from kg.cli.progress import record_progress
     from kg.demo.registry import write_registry

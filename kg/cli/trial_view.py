@@ -1,4 +1,9 @@
-"""``kg trial``: one trial in the terminal, in the order of the reference trial page."""
+"""``kg trial``: one trial in the terminal, in the order of the reference trial page.
+
+Record text is Markdown: it is printed as the plain text a reader sees (escapes removed, no markup,
+:func:`kg.views.markdown.plain_text`), always as Rich ``Text`` so nothing in it is read as Rich markup. Identifiers
+are printed verbatim.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kg.cli.output import console
+from kg.views.markdown import plain_text
 
 if TYPE_CHECKING:
     from kg.analysis.health import Health
@@ -40,36 +46,54 @@ _PARTS = (
     ("Secondary outcomes", "secondary outcome"),
     ("Other outcomes", "other outcome"),
     ("Sites", "site"),
+    ("Secondary ids", "secondary id"),
 )
 _MESH = (("MeSH conditions", "condition"), ("MeSH interventions", "intervention"))
+#: Summary fields that are dates the record may type, and their milestone in the timeline.
+_DATED = {"start": "study_start", "primary_completion": "primary_completion", "completion": "study_completion"}
+#: Parts whose label is an identifier, printed verbatim.
+_IDENTIFIER_PARTS = frozenset({"secondary id"})
 
 
 _LABEL_STYLES = {"On Track": "green", "Completed": "green", "Needs Attention": "yellow", "At Risk": "dark_orange"}
+#: What the timeline adds to a date: an actual date is plain, and one without a type is never read as actual.
+_TYPE_WORDS = {"estimated": "estimated", "actual": "actual", "not stated": "type not stated"}
+_TYPE_NOTES = {kind: f" ({_TYPE_WORDS[kind]})" for kind in ("estimated", "not stated")}
 _STATE_STYLES = {"completed": "green", "expected": "cyan", "overdue": "red", "recorded": "dim", "not stated": "yellow"}
 
 
 def print_trial(summary: dict[str, Any], health: Health | None = None) -> None:
     """Record text is printed as plain Text: markup in a title stays text."""
     heading = Text(f"{summary['nct']}  ", style="bold")
-    heading.append(str(summary.get("title") or ""))
+    heading.append(plain_text(summary.get("title")))
     if summary.get("synthetic"):
         heading.append("  [SYNTHETIC record]", style="bold magenta")
     facts = Table.grid(padding=(0, 2))
     for label, key in _FIELDS:
         if summary.get(key) not in (None, ""):
-            facts.add_row(Text(label, style="dim"), Text(str(summary[key])))
+            facts.add_row(Text(label, style="dim"), Text(_fact(summary, key, health)))
     console.print(Panel(facts, title=heading, title_align="left"))
     if health is not None:
         _print_health(health)
         _print_timeline(health.timeline)
     for title, part in _PARTS:
-        _print_list(title, [_line(item["label"], item.get("detail")) for item in summary["parts"].get(part, [])])
+        shown = str if part in _IDENTIFIER_PARTS else plain_text
+        items = summary["parts"].get(part, [])
+        _print_list(title, [_line(shown(item["label"]), plain_text(item.get("detail"))) for item in items])
     for title, role in _MESH:
-        _print_list(title, [_line(item["term"], item["id"]) for item in summary["mesh"].get(role, [])])
+        _print_list(title, [_line(plain_text(item["term"]), item["id"]) for item in summary["mesh"].get(role, [])])
     hierarchy = summary["hierarchy"]
     for role in ("condition", "intervention"):
         items = [_line(item["label"], item["id"]) for item in hierarchy[role]]
         _print_list(f"{role.capitalize()} hierarchy (ancestors; {hierarchy['source']})", items, limit=20)
+
+
+def _fact(summary: dict[str, Any], key: str, health: Health | None) -> str:
+    """The summary's value; a date with its type as the record gives it ("not stated" when it gives none)."""
+    value = plain_text(summary[key])
+    milestone = health.timeline.milestone(_DATED[key]) if health is not None and key in _DATED else None
+    kind = milestone.date_type if milestone is not None else None
+    return f"{value} ({_TYPE_WORDS[kind]})" if kind else value
 
 
 def _line(label: Any, detail: Any) -> str:
@@ -106,7 +130,7 @@ def _print_timeline(timeline: Timeline) -> None:
     for item in timeline.milestones:
         if not item.info.on_timeline:
             continue
-        recorded = item.recorded + (" (estimated)" if item.estimated else "")
+        recorded = item.recorded + _TYPE_NOTES.get(item.date_type or "", "")
         state = Text(item.state if item.info.chain else "", style=_STATE_STYLES.get(item.state, ""))
         table.add_row(item.info.label, recorded, state, item.gap or "")
     bar = Table.grid(padding=(0, 1))

@@ -4,13 +4,14 @@ checked literals (dates, enumeration codes, numbers, text) and numbered parts of
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
 
 from pyoxigraph import Literal, NamedNode, Quad
 
-from kg.ctgov.record import RecordError
+from kg.ctgov.record import RecordError, RecordNode
 from kg.graphs import NODES_GRAPH, trial_graph
 from kg.identifiers import valid_unicode
 from kg.vocab import CTGOV_STUDY, DATA, ENUMERATIONS, KG, RDF, RDFS, XSD, enum_iri
@@ -72,6 +73,16 @@ class Emitter:
         if value:
             self.add(subject, predicate, Literal(clean(value, self.out.warnings)))
 
+    def texts_at(self, subject: NamedNode, node: RecordNode, fields: Iterable[tuple[str, NamedNode]]) -> None:
+        """Each ``(API field, predicate)`` of ``node`` that holds text, verbatim: for modules of flat fields."""
+        for key, predicate in fields:
+            self.text(subject, predicate, node.text(key))
+
+    def link(self, subject: NamedNode, predicate: NamedNode, value: str | None) -> None:
+        """A URL the record gives, as an xsd:anyURI literal: record text is never trusted as an IRI."""
+        if value:
+            self.add(subject, predicate, Literal(clean(value, self.out.warnings), datatype=XSD.anyURI))
+
     def flag(self, subject: NamedNode, predicate: NamedNode, value: bool | None) -> None:
         if value is not None:
             self.add(subject, predicate, TRUE if value else FALSE)
@@ -112,6 +123,24 @@ class Emitter:
             self.out.warnings.append(f"{path}: unknown {enumeration} code {code!r}, kept as is")
         (self.shared if shared else self.add)(subject, predicate, enum_iri(enumeration, code))
 
+    def enum_at(
+        self,
+        subject: NamedNode,
+        predicate: NamedNode,
+        enumeration: str,
+        node: RecordNode,
+        key: str,
+        *,
+        shared: bool = False,
+    ) -> None:
+        """:meth:`enum` for the field ``key`` of ``node``, so the path named on a mistake is always right."""
+        self.enum(subject, predicate, enumeration, node.text(key), f"{node.path}.{key}", shared=shared)
+
+    def enums_at(self, subject: NamedNode, predicate: NamedNode, enumeration: str, node: RecordNode, key: str) -> None:
+        """One :meth:`enum` statement per code of the list field ``key`` of ``node``."""
+        for code in node.texts(key):
+            self.enum(subject, predicate, enumeration, code, f"{node.path}.{key}")
+
     def date(
         self,
         predicate: str,
@@ -131,6 +160,18 @@ class Emitter:
         self.add(subject, KG[predicate], Literal(value, datatype=_DATE_TYPES[len(value)]))
         if estimated is not None:
             self.add(subject, KG[predicate + "Estimated"], TRUE if estimated else FALSE)
+
+    def date_struct(self, predicate: str, struct: RecordNode, *, subject: NamedNode | None = None) -> None:
+        """A ``{date, type}`` struct: :meth:`date`, estimated when the type is ESTIMATED (or the legacy
+        ANTICIPATED), not when ACTUAL, and not stated when the type is absent."""
+        kind = struct.text("type")
+        estimated = None if kind is None else kind in ("ESTIMATED", "ANTICIPATED")
+        self.date(predicate, struct.text("date"), f"{struct.path}.date", estimated=estimated, subject=subject)
+
+    def dates_at(self, subject: NamedNode, node: RecordNode, fields: Iterable[tuple[str, str]]) -> None:
+        """Each ``(API field, property name)`` date of ``node``, on ``subject``."""
+        for key, predicate in fields:
+            self.date(predicate, node.text(key), f"{node.path}.{key}", subject=subject)
 
     def label_node(self, node: NamedNode, rdf_type: NamedNode, label: str) -> None:
         self.shared(node, RDF.type, rdf_type)

@@ -254,6 +254,7 @@ def registry_catalog(mesh: Sequence[Path] | None = None) -> Catalog:
         seed_share=SEED_SHARE,
         generator=GENERATOR,
         campuses=skewed(CAMPUSES, 0.8),
+        results=True,
     )
 
 

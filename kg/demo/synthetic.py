@@ -4,8 +4,9 @@ Records have the shape of real registry downloads and realistic marginals (phase
 as of a fixed ``REFERENCE_DATE``, log-normal enrollment by phase, skewed sponsors, countries and conditions), carry
 real MeSH ids and ancestors from ``data/vocabulary.json``, and about a tenth share the seed trial's world
 (digestive and solid tumours, lutetium-based radioligands, phase 1) so related-trial views have neighbours.
-Every record is marked synthetic three ways: an ``NCT99…`` id (outside the real range), a top-level
-``"synthetic"`` key and a ``"[Synthetic] "`` title prefix. Sponsors, facilities and people are fictional.
+With a catalog that asks for them (``kg synth``'s), a realistic share of finished trials also post results
+(``kg.demo.results``). Every record is marked synthetic three ways: an ``NCT99…`` id (outside the real range), a
+top-level ``"synthetic"`` key and a ``"[Synthetic] "`` title prefix. Sponsors, facilities and people are fictional.
 
 This module is the generator; the tables it draws from are in ``kg.demo.tables`` (design, status, texts) and
 ``kg.demo.places`` (sponsors, sites, people), and weighted choice is in ``kg.demo.weighted``. What it draws concepts
@@ -39,6 +40,7 @@ from kg.demo.places import (
     SPONSORS,
     City,
 )
+from kg.demo.results import add_results
 from kg.demo.tables import (
     AGE_LIMITS,
     AIMS,
@@ -141,6 +143,8 @@ class Catalog:
     generator: str = GENERATOR
     #: Campus names appended to facility names (more distinct sites at registry scale); none in the demo.
     campuses: Weighted[str] | None = None
+    #: Finished trials post results sections (``kg.demo.results``) at the registry's rate; the demo's never do.
+    results: bool = False
 
 
 def _concept(entry: dict[str, Any]) -> Concept:
@@ -716,12 +720,15 @@ def _study(rng: random.Random, number: int, seed: int, catalog: Catalog) -> RawS
         "eligibilityModule": _eligibility_module(rng, plan),
         "contactsLocationsModule": {"locations": _locations(rng, plan, timeline.status, catalog.campuses)},
     }
-    return {
+    study = {
         "protocolSection": protocol,
         "derivedSection": derived,
         "hasResults": False,
         "synthetic": {"generator": catalog.generator, "seed": seed},
     }
+    if catalog.results:
+        add_results(study, seed, number, REFERENCE_DATE)
+    return study
 
 
 def synthetic_studies(n: int, *, seed: int = DEFAULT_SEED) -> Iterator[RawStudy]:

@@ -93,6 +93,8 @@ class BuildReport:
     quads: int = 0
     seconds: float = 0.0
     mesh: MeshLoadReport | None = None
+    #: False when contact persons were left out (``kg build --no-contacts``); ``kg update`` keeps to it.
+    include_contacts: bool = True
 
     @property
     def skipped(self) -> int:
@@ -132,7 +134,7 @@ def default_workers() -> int:
     return max(1, min(len(os.sched_getaffinity(0)) - 1, MAX_WORKERS))
 
 
-def _map_chunk(chunk: list[_Item]) -> list[_Outcome]:
+def _map_chunk(chunk: list[_Item], include_contacts: bool) -> list[_Outcome]:
     """Map records to N-Quads: the work a mapping process does (also run in-process for small inputs)."""
     outcomes: list[_Outcome] = []
     for item in chunk:
@@ -141,7 +143,7 @@ def _map_chunk(chunk: list[_Item]) -> list[_Outcome]:
             continue
         study, where = item
         try:
-            mapped = map_study(study)
+            mapped = map_study(study, include_contacts=include_contacts)
         except RecordError as error:
             nct_id = nct_id_of(study)
             outcomes.append(_Skipped(f"{where}{' ' + nct_id if nct_id else ''}: {error}; record skipped", record=True))
@@ -164,20 +166,21 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _mapped_chunks(items: Iterable[_Item], workers: int) -> Iterator[list[_Outcome]]:
+def _mapped_chunks(items: Iterable[_Item], workers: int, include_contacts: bool) -> Iterator[list[_Outcome]]:
     """Outcomes chunk by chunk, in input order. The first chunks are mapped here, so a small input starts no
-    processes; the rest go to ``workers`` processes, at most ``2 * workers`` chunks in flight (bounded memory)."""
+    processes; the rest go to ``workers`` processes, at most ``2 * workers`` chunks in flight (bounded memory).
+    Options reach the processes as arguments of each chunk: nothing is read from this process's state there."""
     remaining = iter(items)
     chunks = iter(lambda: list(itertools.islice(remaining, _CHUNK)), [])
     for chunk in itertools.islice(chunks, _IN_PROCESS_CHUNKS if workers > 1 else None):
-        yield _map_chunk(chunk)
+        yield _map_chunk(chunk, include_contacts)
     if workers <= 1:
         return
     pool = ProcessPoolExecutor(workers, mp_context=_CONTEXT, initializer=_ignore_interrupts)
     try:
         pending: deque[Future[list[_Outcome]]] = deque()
         for chunk in chunks:
-            pending.append(pool.submit(_map_chunk, chunk))
+            pending.append(pool.submit(_map_chunk, chunk, include_contacts))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
@@ -266,11 +269,11 @@ def load_records(
     only when its ``lastUpdatePostDate`` is newer. Mapping runs in ``workers`` processes; this process reads
     the files and writes the store, in input order, so the result does not depend on ``workers``.
     Memory holds a few chunks, one batch of N-Quads, an id → date index and (into ``terms``, when given) each
-    kept trial's concepts."""
+    kept trial's concepts. Contact persons are mapped as ``report.include_contacts`` says."""
     seen: dict[str, str] = {}
     replaced = False
     with _Loader(store) as loader:
-        for chunk in _mapped_chunks(_items(paths, on_record), workers):
+        for chunk in _mapped_chunks(_items(paths, on_record), workers, report.include_contacts):
             for outcome in chunk:
                 if isinstance(outcome, _Skipped):
                     report.records += outcome.record
@@ -325,12 +328,21 @@ def build(
     on_record: Callable[[], None] | None = None,
     mesh: list[Path] | None = None,
     workers: int | None = None,
+    include_contacts: bool = True,
 ) -> BuildReport:
     """Build a new store from the given files and directories (and MeSH files, if given) and swap it in when
     complete (see :func:`build_into`). ``workers`` mapping processes (default :func:`default_workers`; 1 maps in
-    this process)."""
+    this process). ``include_contacts=False`` leaves contact persons' names, emails and phones out."""
     with fresh_store(spec) as store:
-        report = build_into(store, paths, strict=strict, on_record=on_record, mesh=mesh, workers=workers)
+        report = build_into(
+            store,
+            paths,
+            strict=strict,
+            on_record=on_record,
+            mesh=mesh,
+            workers=workers,
+            include_contacts=include_contacts,
+        )
     refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
     return report
 
@@ -343,13 +355,14 @@ def build_into(
     on_record: Callable[[], None] | None = None,
     mesh: list[Path] | None = None,
     workers: int | None = None,
+    include_contacts: bool = True,
 ) -> BuildReport:
     """Fill an empty open ``store`` as :func:`build` does, without the swap: an in-memory store (``oxigraph:``)
     lives only as long as the caller holds it, so ``kg.build`` fills one it keeps. Information content is computed
     either way: from the loaded hierarchy, else the registry's lists."""
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    report = BuildReport(sources=[str(path) for path in paths])
+    report = BuildReport(sources=[str(path) for path in paths], include_contacts=include_contacts)
     terms = TrialTerms()
     store.add(enumeration_quads())
     load_records(store, paths, report, on_record=on_record, workers=workers or default_workers(), terms=terms)
@@ -383,6 +396,7 @@ def _build_quads(report: BuildReport, started: datetime) -> list[Quad]:
         Quad(b, KG.skippedCount, lit(report.skipped, "integer"), g),
         Quad(b, KG.duplicatesDropped, lit(report.duplicates_dropped, "integer"), g),
         Quad(b, KG.warningCount, lit(len(report.warnings), "integer"), g),
+        Quad(b, KG.contactsIncluded, lit(str(report.include_contacts).lower(), "boolean"), g),
     ]
     quads += [Quad(b, KG.source, Literal(source), g) for source in report.sources]
     quads += [Quad(b, KG.problem, Literal(text), g) for text in report.problems[:_KEPT_MESSAGES]]

@@ -7,7 +7,7 @@
 3. Replace the graph of each new or changed trial (a record whose ``lastUpdatePostDate`` differs from the stored one),
    drop the graphs of removed trials, prune shared nodes no trial points to, recompute information content and the
    related-trials index: the store then equals a fresh build of the registry's current records (up to the build's own
-   provenance graph).
+   provenance graph). Contact persons are mapped only if the store's build kept them (``kg build --no-contacts``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from kg.pipeline.information_content import update_information_content
 from kg.store import Store, open_store
 from kg.vocab import SPARQL_PROLOGUE
 
-__all__ = ["UpdateReport", "last_harvest", "stored_versions", "update"]
+__all__ = ["UpdateReport", "contacts_included", "last_harvest", "stored_versions", "update"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ _STORED: Final = (
   OPTIONAL { ?trial kg:lastUpdatePosted ?posted }
 }"""
 )
+_CONTACTS_INCLUDED: Final = SPARQL_PROLOGUE + "SELECT ?included WHERE { kgr:build kg:contactsIncluded ?included }"
 
 
 @dataclass
@@ -78,6 +79,12 @@ class UpdateReport:
 def stored_versions(store: Store) -> dict[str, str]:
     """NCT id → ``lastUpdatePostDate`` of every trial in the store ("" when the record had none)."""
     return {str(row["id"]): str(row["posted"] or "") for row in store.select(_STORED).rows}
+
+
+def contacts_included(store: Store) -> bool:
+    """Whether the store's build kept contact persons: an update must not add what a build left out (stores built
+    before the option existed kept them)."""
+    return all(row["included"] is not False for row in store.select(_CONTACTS_INCLUDED).rows)
 
 
 def last_harvest(raw: Path | None) -> Path | None:
@@ -113,6 +120,7 @@ def update(
         listed = client.list_ids(query.params())
         report = UpdateReport(since, folder)
         stored = stored_versions(store)
+        include_contacts = contacts_included(store)
         changed = False
         for study in iter_page_records(folder):
             nct_id = nct_id_of(study)
@@ -123,7 +131,7 @@ def update(
                 report.unchanged += 1
                 continue
             try:
-                mapped = map_study(study)
+                mapped = map_study(study, include_contacts=include_contacts)
             except RecordError as error:
                 report.problems.append(f"{nct_id}: {error}; record skipped")
                 continue

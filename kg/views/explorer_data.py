@@ -25,6 +25,7 @@ from kg.analysis.trial import trial_summary
 from kg.identifiers import is_nct_id, normalize_mesh_id, slug
 from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
+from kg.views.markdown import plain_text
 from kg.vocab import CTGOV_STUDY, DATA, MESH, SPARQL_PROLOGUE
 
 __all__ = ["GROUPS", "Graph", "Node", "canonical_id", "expand", "explorer_data", "node_kind"]
@@ -133,7 +134,8 @@ def _trial_label(nct: str, title: str | None, acronym: str | None) -> str:
 
 
 def _text(value: object) -> str | None:
-    return None if value is None or value == "" else str(value)
+    """Record text as a reader sees it (Markdown escapes such as ``\\[`` removed), None when empty."""
+    return None if value is None or value == "" else plain_text(value)
 
 
 @dataclass
@@ -345,12 +347,12 @@ class _Reader:
         rows = self._written[node_id]
         if not rows:
             raise QueryError(f"no {kind} {node_id!r} in the store {self.store.spec}")
-        name = min(str(r["label"]) for r in rows)
+        name = plain_text(min(str(r["label"]) for r in rows))
         facts = {
             "label": name,
             "type": next((str(r["type"]) for r in rows if r["type"]), None),
             "trials": len({r["nct"] for r in rows if r["nct"]}),
-            "spellings": sorted({str(r["label"]) for r in rows} - {name}),
+            "spellings": sorted({plain_text(r["label"]) for r in rows} - {name}),
         }
         return {"id": node_id, "kind": kind, "group": kind, "label": _short(name), "name": name, "facts": facts}
 

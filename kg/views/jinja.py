@@ -3,7 +3,9 @@ server's pages.
 
 Templates are read from the package (``kg/views/templates``), so an installed wheel renders what a checkout does.
 Autoescape is on for every template, file or string: anyone can register a trial, so record text is hostile until
-escaped. An undefined name renders empty: the trial page shows whatever part of a record is there.
+escaped. Record text is Markdown: the ``markdown`` (blocks), ``inline`` (titles, labels) and ``plain`` (no markup at
+all, for ``<title>``) filters render it safely (:mod:`kg.views.markdown`). An undefined name renders empty: the trial
+page shows whatever part of a record is there.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from functools import cache
 from jinja2 import Environment, PackageLoader
 
 from kg.analysis.timeline import parse_date
+from kg.views.markdown import markdown_block, markdown_inline, plain_text
 
 __all__ = ["code_label", "environment", "long_date", "short_date"]
 
 
 @cache
 def environment() -> Environment:
-    """The environment, built once, with the filters the templates use (``long_date``, ``short_date``, ``code``)."""
+    """The environment, built once, with the filters the templates use (``long_date``, ``short_date``, ``code``,
+    ``markdown``, ``inline``, ``plain``)."""
     built = Environment(
         loader=PackageLoader("kg.views", "templates"),
         autoescape=True,
@@ -28,7 +32,14 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    built.filters.update(long_date=long_date, short_date=short_date, code=code_label)
+    built.filters.update(
+        long_date=long_date,
+        short_date=short_date,
+        code=code_label,
+        markdown=markdown_block,
+        inline=markdown_inline,
+        plain=plain_text,
+    )
     return built
 
 

@@ -33,6 +33,8 @@ _LAYOUT: Final[dict[str, Any]] = {
     "font": {"family": "system-ui, sans-serif", "size": 12},
 }
 _CONFIG: Final = {"displaylogo": False, "responsive": True}
+#: Serious adverse events the page lists (the CSV has every one).
+TOP_EVENTS: Final = 25
 
 
 def _text(value: object) -> str:
@@ -146,6 +148,41 @@ def _matrix_figure(result: Landscape) -> go.Figure:
     return figure
 
 
+def _results_figure(result: Landscape) -> go.Figure:
+    """Trials per overall status, with and without posted results."""
+    counts: dict[str, dict[bool, int]] = defaultdict(lambda: {True: 0, False: 0})
+    for row in result.results_counts:
+        counts[str(row["status"])][bool(row["has_results"])] += int(row["trials"])
+    statuses = sorted(counts, key=_status_key)
+    figure = _figure(
+        [
+            go.Bar(name=name, x=statuses, y=[counts[status][posted] for status in statuses])
+            for name, posted in (("results posted", True), ("no results", False))
+        ]
+    )
+    return figure.update_layout(barmode="stack", xaxis_title="overall status", yaxis_title="trials")
+
+
+def _organ_systems_figure(result: Landscape) -> go.Figure:
+    """Trials listing a serious adverse event in each organ system; the hover gives participants and rate."""
+    rows = result.serious_organ_systems[:TOP_EVENTS][::-1]
+    figure = _figure(
+        go.Bar(
+            x=[int(row["trials"]) for row in rows],
+            y=[_text(row["organ_system"] or "(not given)") for row in rows],
+            orientation="h",
+            customdata=[[row["affected"], row["at_risk"]] for row in rows],
+            hovertemplate="%{y}: %{x} trials, %{customdata[0]} of %{customdata[1]} participants<extra></extra>",
+        )
+    )
+    return figure.update_layout(
+        xaxis_title="trials listing a serious adverse event",
+        height=max(300, 22 * len(rows) + 90),
+        margin={"l": 20},
+        yaxis={"automargin": True},
+    )
+
+
 def _figures(result: Landscape) -> dict[str, Markup]:
     figures = {
         "phase_status": _phase_status_figure(result),
@@ -154,7 +191,10 @@ def _figures(result: Landscape) -> dict[str, Markup]:
         "top_sponsors": _bar(result.top_sponsors, "sponsor", "lead sponsor", horizontal=True),
         "countries": _bar(result.countries, "country", "country", horizontal=True),
         "enrollment": _enrollment_figure(result),
+        "results": _results_figure(result),
     }
+    if result.serious_organ_systems:
+        figures["organ_systems"] = _organ_systems_figure(result)
     if result.matrix:
         figures["matrix"] = _matrix_figure(result)
     return {name: _html(figure, f"figure-{name}") for name, figure in figures.items()}
@@ -169,6 +209,7 @@ def render_report(result: Landscape, *, store: str = "", generated: str | None =
         figures=_figures(result),
         plotly_js=Markup(get_plotlyjs()),
         tables=result.tables(),
+        top_events=TOP_EVENTS,
         store=store,
         generated=generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )

@@ -1,9 +1,10 @@
 """The trial page as one self-contained HTML file: every section of the reference trial page, for any trial.
 
-Record text is hostile until escaped: the template autoescapes everything, and the relationship explorer (a page of
+Record text is hostile until escaped: the template autoescapes everything, renders record text (Markdown) through the
+safe filters of :mod:`kg.views.markdown` and shows identifiers verbatim; the relationship explorer (a page of
 its own, with scripts) is embedded as a sandboxed ``<iframe srcdoc>`` whose attribute value Jinja escapes, so it runs
 in an opaque origin and cannot reach this page. A Content-Security-Policy forbids any network request; the only
-external URLs are plain links to clinicaltrials.gov.
+external URLs are plain links: to clinicaltrials.gov, and the http(s) links the record's own text writes.
 """
 
 from __future__ import annotations
