@@ -22,6 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kg.analysis.changes import changes as find_changes
 from kg.analysis.hierarchy import ancestor_table
 from kg.analysis.landscape import Landscape
 from kg.analysis.landscape import landscape as find_landscape
@@ -143,6 +144,25 @@ class Graph:
     def landscape_report(self, landscape: Landscape, folder: PathLike) -> Path:
         """Write a landscape's offline HTML report and one CSV per table into ``folder``; return the page's path."""
         return write_report(landscape, Path(folder), store=self.spec)
+
+    def changes(
+        self,
+        *,
+        since: date | str | None = None,
+        condition: str | None = None,
+        intervention: str | None = None,
+        fields: Iterable[str] = (),
+    ) -> Records:
+        """The change feed ``kg changes --format json`` prints: field-level changes recorded by ``kg update`` on or
+        after ``since`` (a date or ``YYYY-MM-DD``), of the given fields, in a condition/intervention scope.
+
+        >>> g.changes(since="2026-01-01", fields=["primary_completion"]).to_pandas().shape[0]
+        0
+        """
+        found = find_changes(
+            self.store, since=_day(since), condition=condition, intervention=intervention, fields=list(fields)
+        )
+        return Records(change.to_json() for change in found)
 
     def queries(self) -> QueryResult:
         """The named queries with their parameters: ``kg queries``.

@@ -17,6 +17,7 @@ from kg.vocab import DATA
 __all__ = [
     "BUILD",
     "BUILD_GRAPH",
+    "CHANGES_GRAPH",
     "ENUM_GRAPH",
     "IC_GRAPH",
     "MESH_GRAPH",
@@ -31,6 +32,8 @@ ENUM_GRAPH: Final = DATA["graph/vocabulary"]
 MESH_GRAPH: Final = DATA["graph/mesh"]
 IC_GRAPH: Final = DATA["graph/mesh-statistics"]
 BUILD_GRAPH: Final = DATA["graph/build"]
+#: Change events (``kg:ChangeEvent``) and the updates that found them: only ever added to, copied across rebuilds.
+CHANGES_GRAPH: Final = DATA["graph/changes"]
 #: The build activity (``prov:startedAtTime``) and the MeSH concept scheme (``kg:meshVersion``): together the
 #: fingerprint a saved index must match.
 BUILD: Final = DATA["build"]

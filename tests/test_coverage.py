@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Final, NamedTuple
@@ -18,10 +18,9 @@ import pytest
 from pyoxigraph import NamedNode, Quad
 
 from kg.ctgov.mapping import map_study
-from kg.pipeline.build import build_into
 from kg.store import Store, open_store
 from kg.vocab import KG, SCHEMA, SPARQL_PROLOGUE
-from tests.conftest import CTGOV_DATA, REPO
+from tests.conftest import REPO
 from tests.coverage_support import (
     RARE_FIELDS,
     Coverage,
@@ -66,13 +65,9 @@ def manifest() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def coverage_store() -> Iterator[Store]:
-    """All real records built once for this module, in memory."""
-    if not CTGOV_DATA.is_dir():
-        pytest.skip(f"real ClinicalTrials.gov records not found at {CTGOV_DATA} (../shared/data beside the repo)")
-    with open_store("oxigraph:") as store:
-        build_into(store, [CTGOV_DATA])
-        yield store
+def coverage_store(real_store: Store) -> Store:
+    """All real records, built once for the session (``real_store`` skips without ../shared/data)."""
+    return real_store
 
 
 #: The two checks, in the order of :class:`Checked`'s fields.

@@ -31,7 +31,7 @@ from kg.ctgov.raw_store import (
     run_harvest,
     start_harvest,
 )
-from kg.graphs import BUILD_GRAPH
+from kg.graphs import BUILD_GRAPH, CHANGES_GRAPH
 from kg.pipeline.build import build
 from kg.store import open_store
 from tests.conftest import needs_real_data
@@ -68,12 +68,13 @@ def harvested(folder: Path) -> list[dict[str, Any]]:
 
 
 def quads_without_build_graph(spec: str) -> set[str]:
-    """The store as N-Quads lines, without the build's own provenance graph."""
+    """The store as N-Quads lines, without the build's own provenance graph and the change events (a fresh build
+    has seen no change)."""
     buffer = io.BytesIO()
     with open_store(spec, read_only=True) as store:
         store.dump(buffer, "application/n-quads")
-    ending = f"<{BUILD_GRAPH.value}> ."
-    return {line for line in buffer.getvalue().decode("utf-8").splitlines() if line and not line.endswith(ending)}
+    endings = (f"<{BUILD_GRAPH.value}> .", f"<{CHANGES_GRAPH.value}> .")
+    return {line for line in buffer.getvalue().decode("utf-8").splitlines() if line and not line.endswith(endings)}
 
 
 def kg(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

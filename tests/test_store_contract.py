@@ -4,11 +4,13 @@ are tested as themselves (writes and queries over HTTP), not through a build's l
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from kg.demo import demo_mesh_file, write_demo_corpus
 from kg.graphs import trial_graph
 from kg.identifiers import normalize_mesh_id
 from kg.pipeline.build import BuildReport, build, load_records
+from kg.pipeline.changes import UpdateRun, event_quads, facts_from_quads, record_changes, stored_facts
 from kg.pipeline.mesh_load import load_mesh
 from kg.queries import list_queries, run
 from kg.store import Store, StoreError, fresh_store, open_store
@@ -220,10 +223,24 @@ def reference_answers(sample_files: list[Path]) -> dict[str, tuple[dict[str, str
 
 
 def _load(store: Store, files: list[Path]) -> None:
-    """The sample's records, plus the demo's MeSH subset so the hierarchy queries have answers too."""
+    """The sample's records, plus the demo's MeSH subset so the hierarchy queries have answers too, and the change
+    events of one record updated by hand (so the change queries have answers)."""
     store.add(enumeration_quads())
     load_records(store, files, BuildReport())
     load_mesh(store, [demo_mesh_file()])
+    _record_a_change(store, json.loads(files[0].read_text(encoding="utf-8"))[0])
+
+
+def _record_a_change(store: Store, study: dict[str, Any]) -> None:
+    """What ``kg update`` records when the first sample record comes back with its primary completion slipped
+    (a SYNTHETIC change, at a fixed time so every backend gets the same events)."""
+    changed = copy.deepcopy(study)
+    changed["protocolSection"]["statusModule"]["primaryCompletionDateStruct"] = {"date": "2099-01", "type": "ESTIMATED"}
+    mapped = map_study(changed)
+    run = UpdateRun(datetime(2026, 12, 1, tzinfo=timezone.utc), "contract-test")
+    old = stored_facts(store, [mapped.nct_id])
+    events = event_quads(old.get(mapped.nct_id), facts_from_quads(mapped.nct_id, mapped.quads), run, registry=None)
+    assert record_changes(store, events, run) > 0
 
 
 def _sample() -> list[dict[str, Any]]:
@@ -252,6 +269,7 @@ _PARAMS = {
     "intervention": "placebo",
     "concept": "D009371",
     "label": "Neoplasms",
+    "since": "2026-01-01",
 }
 
 

@@ -20,6 +20,8 @@ under 2 → -5, 2 or more → -10, 12 or more → -20, 24 or more → -30; statu
 24 or more → -10, 36 or more → -15. For every trial: duration (start → primary completion) over 1.25 x the peers'
 median -5, over 2 x -10; no start or no completion date -10. Dates without a type are "not stated": never late;
 registry dates (submitted, posted, updated, verified) are never milestones.
+With a recorded history (``kg update``'s change events) it also counts the slips of primary completion (how many,
+months in all): reported in its value and explanation, not scored.
 
 **(c) Geographic reach, 20 points.** Countries: 1 → 5, 2-4 → 8, 5 or more → 10. Sites: for a trial that is
 recruiting (RECRUITING, ENROLLING_BY_INVITATION) its *active* sites, those whose own status is RECRUITING; for
@@ -39,11 +41,12 @@ from __future__ import annotations
 import logging
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
+from kg.analysis.changes import Change, histories, slip_months
 from kg.analysis.saved_index import SavedIndex
 from kg.analysis.timeline import Timeline, months_between, parse_date, round_half_up, timelines
 from kg.queries import QueryError, load_query, run, select_many, trial_terms
@@ -273,10 +276,17 @@ def summary_health(
     dates = timelines(store, summaries, as_of=day)
     statuses = load_query("trial_site_statuses")
     sites = select_many(store, statuses.text, "nct", list(trial_terms(statuses.name, summaries).values()))
-    return {nct: _health(summary, dates[nct], sites[nct], groups) for nct, summary in summaries.items()}
+    history = histories(store, summaries)
+    return {nct: _health(summary, dates[nct], sites[nct], groups, history[nct]) for nct, summary in summaries.items()}
 
 
-def _health(summary: Mapping[str, Value], dates: Timeline, sites: list[dict[str, Value]], groups: PeerGroups) -> Health:
+def _health(
+    summary: Mapping[str, Value],
+    dates: Timeline,
+    sites: list[dict[str, Value]],
+    groups: PeerGroups,
+    history: Sequence[Change],
+) -> Health:
     status = str(summary["status"]) if summary["status"] else None
     phase = str(summary["phases"] or "NONE")
     estimated = summary.get("enrollment_estimated")
@@ -284,7 +294,7 @@ def _health(summary: Mapping[str, Value], dates: Timeline, sites: list[dict[str,
         "enrollment": _enrollment(
             summary["enrollment"], estimated if isinstance(estimated, bool) else None, phase, groups
         ),
-        "timeline": _timeline(dates, status, phase, groups),
+        "timeline": _timeline(dates, status, phase, groups, history),
         "reach": _reach(int(summary["countries"] or 0), sites, status),
         "status": _status(status),
     }
@@ -371,7 +381,22 @@ def _lateness(dates: Timeline, status: str | None) -> tuple[int, str | None]:
     return max(late, default=(0, None))
 
 
-def _timeline(dates: Timeline, status: str | None, phase: str, groups: PeerGroups) -> Component:
+def _slips(history: Sequence[Change]) -> tuple[dict[str, Any], str]:
+    """How often and by how many months primary completion moved later in the recorded history, and the sentence
+    that says so (nothing without history: a trial never updated since the first build has none)."""
+    if not history:
+        return {}, ""
+    months = [slip for change in history if (slip := slip_months(change)) is not None]
+    value = {"primary_completion_slips": len(months), "primary_completion_slip_months": sum(months)}
+    if not months:
+        return value, f" History: {len(history)} recorded change(s), no slip of primary completion."
+    times = "once" if len(months) == 1 else f"{len(months)} times"
+    return value, f" History: primary completion slipped {times}, {sum(months)} months in all (not scored)."
+
+
+def _timeline(
+    dates: Timeline, status: str | None, phase: str, groups: PeerGroups, history: Sequence[Change]
+) -> Component:
     maximum = MAX_POINTS["timeline"]
     deductions: list[tuple[int, str]] = []
     past = [
@@ -419,8 +444,9 @@ def _timeline(dates: Timeline, status: str | None, phase: str, groups: PeerGroup
         "verified_months_ago": verified_months,
         "status_verified_stale": stale,
     }
+    slips, sentence = _slips(history)
     reasons = "; ".join(f"{text} (-{amount})" for amount, text in deductions) or "no deductions"
-    return Component(value, points, maximum, f"{reasons}: {points} of {maximum} points.")
+    return Component(value | slips, points, maximum, f"{reasons}: {points} of {maximum} points.{sentence}")
 
 
 def _reach(countries: int, sites: list[dict[str, Value]], status: str | None) -> Component:

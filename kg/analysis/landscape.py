@@ -6,7 +6,7 @@ MeSH term that is the concept, sits under it, or has it (or a descendant of it) 
 ``D000970`` (Antineoplastic Agents) finds every drug MeSH indexes with that action. Both filters together keep
 the trials that pass both. Without a MeSH file in the store, both fall back to the registry's own per-trial
 lists (the term itself or ``derivedSection.*BrowseModule.ancestors``), which leave out some branches; every
-result says which hierarchy it used.
+result says which hierarchy it used (:mod:`kg.analysis.scope` resolves a scope; the change feed shares it).
 
 Queries. Each table is one named query ``queries/landscape_*.rq`` that aggregates in SPARQL (``GROUP BY``,
 facts read by hash join from whole-predicate sub-selects), written for the condition subtree between the marker
@@ -26,6 +26,10 @@ of the completed or terminated ones) and the posting delay's median and quartile
 results list are counted per organ system and term (trials listing each, participants affected and at risk summed
 over groups, the rate), with an organ-system roll-up; references per type, with distinct PubMed articles.
 
+Recent changes. The change events (``kg update``'s field-level changes, :mod:`kg.analysis.changes`) of the trials in
+scope, detected in the :data:`RECENT_DAYS` up to the newest event in the store, with their monitoring summary. They
+are read with SPARQL on every store (the fact table has no events), so both paths give the same rows.
+
 Matrix. Rows are the children of the condition descriptor (``skos:broader``), columns the registry's intervention
 types (DRUG, BIOLOGICAL, DEVICE, PROCEDURE, …: present on every record, unlike intervention MeSH terms, which
 behavioural and device trials mostly lack), cells split by phase. A trial counts in every child it sits under and
@@ -39,16 +43,15 @@ import re
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from pyoxigraph import Literal, NamedNode
-
-from kg.analysis.hierarchy import mesh_loaded, require_concept
+from kg.analysis.changes import changes, newest, scoped, summary
 from kg.analysis.landscape_index import LANDSCAPE_INDEX, table_rows
-from kg.identifiers import normalize_mesh_id
+from kg.analysis.scope import SCOPES, Concept, Scope, make_scope, scope_bindings, scope_pattern
 from kg.queries import QueryError, load_query
 from kg.store import Store
-from kg.vocab import MESH, SPARQL_PROLOGUE
+from kg.vocab import MESH
 
 if TYPE_CHECKING:  # imported when a table is asked for as a DataFrame
     import pandas
@@ -70,6 +73,7 @@ __all__ = [
     "matrix",
     "phase_status",
     "query_rows",
+    "recent_changes",
     "sponsor_classes",
     "start_years",
     "stopped",
@@ -78,65 +82,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Scope patterns by (filter, hierarchy). Each binds ``?trial`` (maybe more than once: counts use DISTINCT).
-SCOPES: Final[dict[tuple[str, str], str]] = {
-    ("condition", "mesh"): "  ?condition_term kg:ancestor? ?concept .\n  ?trial kg:conditionMesh ?condition_term .\n",
-    ("condition", "registry"): "  ?trial kg:conditionMesh|kg:registryConditionAncestor ?concept .\n",
-    ("intervention", "mesh"): (
-        "  ?intervention_action kg:ancestor? ?intervention .\n"
-        "  ?intervention_term kg:pharmacologicalAction? ?intervention_action .\n"
-        "  ?trial kg:interventionMesh ?intervention_term .\n"
-    ),
-    ("intervention", "registry"): "  ?trial kg:interventionMesh|kg:registryInterventionAncestor ?intervention .\n",
-}
-#: The variable each filter binds (``concept``: the name the queries' own parameter has, run alone).
-_VARIABLES: Final = {"condition": "concept", "intervention": "intervention"}
 _SCOPE_BLOCK: Final = re.compile(r"^[ \t]*# scope \{\n.*?^[ \t]*# \}\n", re.MULTILINE | re.DOTALL)
-_LABEL: Final = (
-    SPARQL_PROLOGUE
-    + """SELECT ?preferred ?registry WHERE {
-  OPTIONAL { ?concept skos:prefLabel ?preferred }
-  OPTIONAL { ?concept kg:registryTerm ?registry }
-}"""
-)
 #: Enrollment histogram bins (lower bounds, inclusive): participants are spread over orders of magnitude.
 ENROLLMENT_BINS: Final = (0, 1, 11, 26, 51, 101, 251, 501, 1001, 5001)
 STOPPED_STATUSES: Final = ("TERMINATED", "WITHDRAWN")
+#: The window of a landscape's recent changes, in days back from the newest change event in the store.
+RECENT_DAYS: Final = 90
 #: Statuses of trials that ended and so could have posted results (the share with results among them).
 FINISHED_STATUSES: Final = ("COMPLETED", "TERMINATED")
-
-
-@dataclass(frozen=True)
-class Concept:
-    id: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a landscape covers; ``hierarchy`` is ``mesh`` (loaded tree) or ``registry`` (the records' own lists)."""
-
-    condition: Concept | None
-    intervention: Concept | None
-    hierarchy: str
-
-    def describe(self) -> str:
-        parts = []
-        if self.condition:
-            parts.append(f"condition {self.condition.label} ({self.condition.id}) and its subtree")
-        if self.intervention:
-            concept = self.intervention
-            parts.append(f"intervention {concept.label} ({concept.id}), under it or as a pharmacological action")
-        return "; ".join(parts)
-
-    @property
-    def hierarchy_note(self) -> str:
-        if self.hierarchy == "mesh":
-            return "MeSH hierarchy: the loaded MeSH tree (kg:ancestor, pharmacological actions)"
-        return (
-            "MeSH hierarchy: no MeSH file loaded, so subtrees come from the registry's derived ancestor lists "
-            "(derivedSection.*BrowseModule), which leave out some branches; run `kg mesh load` for the full tree"
-        )
 
 
 @dataclass
@@ -196,6 +149,8 @@ class Landscape:
     serious_organ_systems: list[dict[str, Any]]
     publications: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    recent_changes: list[dict[str, Any]] = field(default_factory=list)  # the change feed's rows, oldest first
+    recent_summary: dict[str, Any] = field(default_factory=dict)  # kg.analysis.changes.summary of those
     seconds: float = 0.0
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
@@ -226,6 +181,7 @@ class Landscape:
             "serious_events": self.serious_events,
             "serious_organ_systems": self.serious_organ_systems,
             "publications": self.publications,
+            "recent_changes": self.recent_changes,
         }
 
     def to_pandas(self, name: str) -> pandas.DataFrame:
@@ -256,43 +212,14 @@ def _flat(results: Results) -> dict[str, Any]:
     return {**data, **{f"delay_months_{key}": value for key, value in delay.items()}}
 
 
-def _concept(store: Store, key: str) -> Concept:
-    try:
-        ui = normalize_mesh_id(key)
-    except ValueError:
-        raise QueryError(f"{key!r} is not a MeSH id like D009369 or C447941") from None
-    require_concept(store, ui, key)
-    rows = store.select(_LABEL, {"concept": MESH[ui]}).rows
-    preferred = {str(row["preferred"]) for row in rows if row["preferred"]}
-    registry = {str(row["registry"]) for row in rows if row["registry"]}
-    return Concept(ui, min(preferred or registry or {ui}))
-
-
-def make_scope(store: Store, condition: str | None = None, intervention: str | None = None) -> Scope:
-    """Resolve the filters (MeSH ids in any spelling) and pick the hierarchy the store holds."""
-    if not condition and not intervention:
-        raise QueryError("a landscape needs a condition and/or an intervention MeSH id")
-    return Scope(
-        condition=_concept(store, condition) if condition else None,
-        intervention=_concept(store, intervention) if intervention else None,
-        hierarchy="mesh" if mesh_loaded(store) else "registry",
-    )
-
-
 def _run(store: Store, scope: Scope, name: str) -> list[dict[str, Any]]:
     """One landscape query with the scope's pattern in place of its scope block, parameters bound as terms."""
     query = load_query(f"landscape_{name}")
-    # The intervention pattern first: Oxigraph then joins the condition subtree onto it far faster (measured 3x).
-    pattern = "".join(
-        SCOPES[(role, scope.hierarchy)] for role in ("intervention", "condition") if getattr(scope, role) is not None
-    )
+    pattern = scope_pattern(scope)
     text, replaced = _SCOPE_BLOCK.subn(lambda _: pattern, query.text, count=1)
     if replaced != 1:
         raise QueryError(f"{query.path}: no '# scope {{' … '# }}' block to put the landscape scope in")
-    bindings: dict[str, NamedNode | Literal | None] = {
-        variable: MESH[concept.id] for role, variable in _VARIABLES.items() if (concept := getattr(scope, role))
-    }
-    return store.select(text, bindings).rows
+    return store.select(text, scope_bindings(scope)).rows
 
 
 Rows = list[dict[str, Any]]
@@ -460,6 +387,13 @@ def _serious_rows(rows: Rows) -> tuple[Rows, Rows]:
     return by_level["term"], by_level["organ_system"]
 
 
+def recent_changes(store: Store, scope: Scope) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The change feed's rows for the scope in the :data:`RECENT_DAYS` up to the newest event, and their summary."""
+    last = newest(store)
+    found = scoped(store, changes(store, since=last - timedelta(days=RECENT_DAYS)), scope) if last else []
+    return [change.to_json() for change in found], summary(found)
+
+
 def landscape(
     store: Store, condition: str | None = None, intervention: str | None = None, *, fast: bool | None = None
 ) -> Landscape:
@@ -485,6 +419,7 @@ def landscape(
             "The condition-by-intervention matrix needs the MeSH tree (children of the condition): not loaded."
         )
     events, organ_systems = _serious_rows(rows["serious_events"])
+    recent, recent_figures = recent_changes(store, scope)
     result = Landscape(
         scope=scope,
         trials=trials,
@@ -504,6 +439,8 @@ def landscape(
         serious_organ_systems=organ_systems,
         publications=rows["publications"],
         notes=notes,
+        recent_changes=recent,
+        recent_summary=recent_figures,
     )
     result.seconds = round(time.perf_counter() - started, 3)
     logger.info(

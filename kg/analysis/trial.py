@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from kg.analysis.changes import trial_history
 from kg.analysis.health import health_score
 from kg.analysis.hierarchy import trial_hierarchy
 from kg.analysis.results import trial_results
@@ -36,8 +37,9 @@ def trial_summary(store: Store, nct_id: str) -> dict[str, Any]:
 
 
 def trial_json(store: Store, nct_id: str, *, as_of: date | None = None) -> dict[str, Any]:
-    """The summary with the health score and timeline on ``as_of`` (default: today): what ``kg trial --format json``
-    prints and ``Graph.trial`` returns, so both always agree."""
+    """The summary with the health score, timeline, results and change history (``history``: the change feed's
+    rows, oldest first) on ``as_of`` (default: today): what ``kg trial --format json`` prints and ``Graph.trial``
+    returns, so both always agree."""
     summary = trial_summary(store, nct_id)
     health = health_score(store, nct_id, as_of=as_of)
     return {
@@ -45,4 +47,5 @@ def trial_json(store: Store, nct_id: str, *, as_of: date | None = None) -> dict[
         "health": health.to_json(),
         "timeline": health.timeline.to_json(),
         "results": trial_results(store, nct_id),
+        "history": [change.to_json() for change in trial_history(store, nct_id)],
     }

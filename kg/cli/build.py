@@ -82,6 +82,11 @@ def build(
         f"(the latest lastUpdatePostDate kept), {len(report.warnings)} warning(s).",
         markup=False,
     )
+    if report.change_events:
+        errors.print(
+            f"Recorded {report.change_events:,} change event(s) against the store it replaced (`kg changes`).",
+            markup=False,
+        )
     if report.mesh is not None:
         print_mesh_report(report.mesh)
 

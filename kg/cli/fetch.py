@@ -224,7 +224,8 @@ def update(
         print_result(QueryResult(["change", "nct_id"], rows), fmt, title=f"Changes since {report.since}")  # type: ignore[arg-type]
     console.print(
         f"new: {len(report.new):,}, updated: {len(report.updated):,}, removed: {len(report.removed):,}, "
-        f"unchanged: {report.unchanged:,} (raw records in {report.folder})",
+        f"unchanged: {report.unchanged:,}, change events: {report.change_events:,} (`kg changes`; raw records in "
+        f"{report.folder})",
         markup=False,
         highlight=False,
     )

@@ -68,6 +68,14 @@ def landscape(
             markup=False,
             highlight=False,
         )
+        recent = result.recent_summary
+        console.print(
+            f"Recent changes: {recent['changes']:,} in {recent['trials']:,} trials; primary completion slipped in "
+            f"{recent['primary_completion_slips']['trials']} trials; {len(recent['newly_recruiting'])} newly "
+            f"recruiting; {len(recent['removed'])} removed.",
+            markup=False,
+            highlight=False,
+        )
         for note in result.notes:
             errors.print(note, markup=False, style="dim")
     errors.print(f"Wrote {page} and {len(result.tables())} CSV files in {output}", markup=False)

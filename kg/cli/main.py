@@ -216,7 +216,7 @@ def validate(store: StoreOption = None) -> None:
 from kg.cli import build, demo, explore, fetch, landscape, mesh, serve, synth, trial  # noqa: E402
 
 FEATURES = (build, mesh, demo, trial, explore, serve, landscape, fetch, synth)
-
+from kg.cli import changes  # noqa: E402, F401 - registers `kg changes` (issue 19)
 
 #: What a user's mistake raises: kg's own errors, a file that is missing, a folder or not readable, a path through a
 #: regular file, and an output that cannot be written.

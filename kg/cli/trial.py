@@ -33,7 +33,9 @@ def trial(
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """One trial: summary, health score, timeline, MeSH hierarchies (and with --html every section of the page)."""
+    """One trial: summary, health score, timeline, MeSH hierarchies, change history (and with --html every section
+    of the page)."""
+    from kg.analysis.changes import trial_history
     from kg.analysis.health import health_score
     from kg.analysis.results import trial_results
     from kg.analysis.trial import trial_json, trial_summary
@@ -53,8 +55,10 @@ def trial(
         summary = trial_summary(opened, nct_id)
         health = health_score(opened, nct_id, as_of=day)
         results = trial_results(opened, nct_id)
+        history = trial_history(opened, nct_id)
     from kg.cli.results_view import print_results
-    from kg.cli.trial_view import print_trial
+    from kg.cli.trial_view import print_history, print_trial
 
     print_trial(summary, health)
+    print_history(history)
     print_results(results)

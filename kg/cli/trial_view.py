@@ -19,10 +19,13 @@ from kg.cli.output import console
 from kg.views.markdown import plain_text
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from kg.analysis.changes import Change
     from kg.analysis.health import Health
     from kg.analysis.timeline import Timeline
 
-__all__ = ["print_trial"]
+__all__ = ["print_history", "print_trial"]
 
 _FIELDS = (
     ("Status", "status"),
@@ -155,3 +158,15 @@ def _print_timeline(timeline: Timeline) -> None:
         facts.append(f"enrollment period {timeline.enrollment_period}")
     bar.add_row(Text("; ".join(facts), style="dim"))
     console.print(Panel(Group(bar, table), title=Text("Study timeline", style="bold"), title_align="left"))
+
+
+def print_history(history: Sequence[Change]) -> None:
+    """The trial's recorded changes, oldest first ("History"), one line each: day, field, old → new."""
+    lines = [
+        f"{change.detected[:10]}  {change.field}: {_value(change.old)} → {_value(change.new)}" for change in history
+    ]
+    _print_list("History", lines, limit=30)
+
+
+def _value(value: str | None) -> str:
+    return "—" if value is None else plain_text(value)

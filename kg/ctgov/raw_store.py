@@ -32,7 +32,7 @@ from kg._version import __version__
 from kg.atomic import write_atomic
 from kg.ctgov.api import PAGE_SIZE, ApiError, CtgovClient, StudyQuery
 from kg.ctgov.files import HARVEST_FILES
-from kg.ctgov.mapping import nct_id_of
+from kg.ctgov.mapping import RawStudy, nct_id_of, study_last_update
 from kg.errors import KgError
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "harvest_root",
     "harvests",
     "iter_page_records",
+    "previous_record",
     "read_manifest",
     "resume_hint",
     "run_bulk",
@@ -277,6 +278,34 @@ def iter_page_records(folder: Path) -> Iterator[Any]:
     """The records of a page harvest, in page order (each once)."""
     for path in sorted((folder / PAGES).glob("page-*.json.gz")):
         yield from json.loads(gzip.decompress(path.read_bytes()))["studies"]
+
+
+def previous_record(raw: Path | None, nct_id: str, last_update_posted: str) -> RawStudy | None:
+    """The record of ``nct_id`` as posted on ``last_update_posted``, from the harvests under ``raw`` (newest first):
+    every harvest keeps what it fetched, so a version an update replaced stays retrievable without a copy."""
+    for folder in reversed(harvests(harvest_root(raw))):
+        for study in _records_of(folder, nct_id):
+            if study_last_update(study) == last_update_posted:
+                return study
+    return None
+
+
+def _records_of(folder: Path, nct_id: str) -> Iterator[RawStudy]:
+    """The records of ``nct_id`` in one harvest: its page (found through the ids file) or its zip member."""
+    archive = folder / BULK_FILE
+    if archive.is_file():
+        with zipfile.ZipFile(archive) as opened:
+            if f"{nct_id}.json" in opened.namelist():
+                yield json.loads(opened.read(f"{nct_id}.json"))
+        return
+    if not (folder / IDS).is_file():
+        return
+    for line in (folder / IDS).read_text(encoding="utf-8").splitlines():
+        number, _, listed = line.partition("\t")
+        if listed == nct_id and number.isdigit():
+            page = folder / PAGES / f"page-{int(number):06d}.json.gz"
+            studies = json.loads(gzip.decompress(page.read_bytes()))["studies"] if page.is_file() else []
+            yield from (study for study in studies if nct_id_of(study) == nct_id)
 
 
 def _finish(folder: Path, manifest: dict[str, Any]) -> HarvestReport:

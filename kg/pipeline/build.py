@@ -19,13 +19,15 @@ from typing import Any, Final
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, parse, serialize
 
 from kg.analysis.indexes import refresh_saved_indexes
+from kg.config import default_spec
 from kg.ctgov.files import SourceProblem, iter_records
 from kg.ctgov.mapping import RecordError, enumeration_quads, map_study, nct_id_of, study_last_update, trial_iri
 from kg.errors import KgError
 from kg.graphs import BUILD, BUILD_GRAPH, NODES_GRAPH, TRIAL_GRAPH_PREFIX, trial_graph
+from kg.pipeline.changes import UpdateRun, carry_changes
 from kg.pipeline.information_content import IC_PREDICATES, TrialTerms, update_information_content
 from kg.pipeline.mesh_load import MeshLoadReport, load_mesh
-from kg.store import Store, fresh_store
+from kg.store import Store, StoreError, fresh_store, open_store
 from kg.vocab import KG, PROV, RDF, XSD
 
 __all__ = [
@@ -95,6 +97,8 @@ class BuildReport:
     mesh: MeshLoadReport | None = None
     #: False when contact persons were left out (``kg build --no-contacts``); ``kg update`` keeps to it.
     include_contacts: bool = True
+    #: Change events recorded against the store this build replaced (none without one).
+    change_events: int = 0
 
     @property
     def skipped(self) -> int:
@@ -332,7 +336,8 @@ def build(
 ) -> BuildReport:
     """Build a new store from the given files and directories (and MeSH files, if given) and swap it in when
     complete (see :func:`build_into`). ``workers`` mapping processes (default :func:`default_workers`; 1 maps in
-    this process). ``include_contacts=False`` leaves contact persons' names, emails and phones out."""
+    this process). ``include_contacts=False`` leaves contact persons' names, emails and phones out. Over an existing
+    store, its change events carry over and what changed between its trials and the new build's is recorded."""
     with fresh_store(spec) as store:
         report = build_into(
             store,
@@ -343,8 +348,23 @@ def build(
             workers=workers,
             include_contacts=include_contacts,
         )
+        report.change_events = _carry_changes(spec, store, report.sources)
     refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
     return report
+
+
+def _carry_changes(spec: str | None, store: Store, sources: list[str]) -> int:
+    """The change history of the on-disk store this build replaces, and what changed between its trials and the new
+    build's, into the new store (a damaged or unreadable old store is rebuilt without them, with a warning)."""
+    kind, _, rest = (spec or default_spec()).partition(":")
+    if kind != "oxigraph" or not rest or not Path(rest).expanduser().exists():
+        return 0
+    try:
+        with open_store(spec, read_only=True) as previous:
+            return carry_changes(previous, store, UpdateRun.now(", ".join(sources)))
+    except StoreError as error:
+        logger.warning("the change history of %s is not carried over: %s", rest, error)
+        return 0
 
 
 def build_into(

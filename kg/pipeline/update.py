@@ -7,7 +7,10 @@
 3. Replace the graph of each new or changed trial (a record whose ``lastUpdatePostDate`` differs from the stored one),
    drop the graphs of removed trials, prune shared nodes no trial points to, recompute information content and the
    related-trials index: the store then equals a fresh build of the registry's current records (up to the build's own
-   provenance graph). Contact persons are mapped only if the store's build kept them (``kg build --no-contacts``).
+   provenance graph and the change events). Contact persons are mapped only if the store's build kept them
+   (``kg build --no-contacts``).
+4. Before a trial is replaced or dropped, what the store held of it is compared field by field with the new record:
+   each change is an event in ``kgr:graph/changes`` (:mod:`kg.pipeline.changes`), under one ``kg:Update`` per run.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from pyoxigraph import Quad
+
 from kg.analysis.indexes import refresh_saved_indexes
 from kg.ctgov.api import CtgovClient, StudyQuery
-from kg.ctgov.mapping import RecordError, map_study, nct_id_of, study_last_update
+from kg.ctgov.mapping import MappedTrial, RawStudy, RecordError, map_study, nct_id_of, study_last_update
 from kg.ctgov.raw_store import (
     HarvestError,
     annotate,
@@ -34,22 +39,25 @@ from kg.ctgov.raw_store import (
 )
 from kg.graphs import trial_graph
 from kg.pipeline.build import PRUNE_ORPHANS, replace_trial
+from kg.pipeline.changes import (
+    UpdateRun,
+    event_quads,
+    facts_from_quads,
+    record_changes,
+    stored_facts,
+    stored_versions,
+)
 from kg.pipeline.information_content import update_information_content
 from kg.store import Store, open_store
 from kg.vocab import SPARQL_PROLOGUE
 
-__all__ = ["UpdateReport", "contacts_included", "last_harvest", "stored_versions", "update"]
+__all__ = ["UpdateReport", "contacts_included", "last_harvest", "update"]
 
 logger = logging.getLogger(__name__)
 
-_STORED: Final = (
-    SPARQL_PROLOGUE
-    + """SELECT ?id ?posted WHERE {
-  ?trial a <https://schema.org/MedicalTrial> ; <http://purl.org/dc/terms/identifier> ?id .
-  OPTIONAL { ?trial kg:lastUpdatePosted ?posted }
-}"""
-)
 _CONTACTS_INCLUDED: Final = SPARQL_PROLOGUE + "SELECT ?included WHERE { kgr:build kg:contactsIncluded ?included }"
+#: Changed records mapped and compared with their stored versions at a time: one facts query per batch.
+_BATCH: Final = 1_000
 
 
 @dataclass
@@ -63,6 +71,8 @@ class UpdateReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Change events recorded (``kgr:graph/changes``): none when the same changes were recorded before.
+    change_events: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,12 +83,8 @@ class UpdateReport:
             "removed": self.removed,
             "unchanged": self.unchanged,
             "problems": self.problems,
+            "change_events": self.change_events,
         }
-
-
-def stored_versions(store: Store) -> dict[str, str]:
-    """NCT id → ``lastUpdatePostDate`` of every trial in the store ("" when the record had none)."""
-    return {str(row["id"]): str(row["posted"] or "") for row in store.select(_STORED).rows}
 
 
 def contacts_included(store: Store) -> bool:
@@ -121,28 +127,25 @@ def update(
         report = UpdateReport(since, folder)
         stored = stored_versions(store)
         include_contacts = contacts_included(store)
-        changed = False
+        run = UpdateRun.now(folder.name)
+        registry = read_manifest(folder).get("data_version")
+        events: list[Quad] = []
+        batch: list[MappedTrial] = []
         for study in iter_page_records(folder):
-            nct_id = nct_id_of(study)
-            if nct_id is None:
-                report.problems.append(f"{folder}: a record without an NCT id; skipped")
+            mapped = _changed_record(study, stored, report, include_contacts=include_contacts)
+            if mapped is None:
                 continue
-            if nct_id in stored and stored[nct_id] == study_last_update(study):
-                report.unchanged += 1
-                continue
-            try:
-                mapped = map_study(study, include_contacts=include_contacts)
-            except RecordError as error:
-                report.problems.append(f"{nct_id}: {error}; record skipped")
-                continue
-            replace_trial(store, nct_id, mapped.quads)
-            (report.updated if nct_id in stored else report.new).append(nct_id)
-            listed.add(nct_id)  # posted after the listing was taken: still in the registry
-            changed = True
+            (report.updated if mapped.nct_id in stored else report.new).append(mapped.nct_id)
+            listed.add(mapped.nct_id)  # posted after the listing was taken: still in the registry
+            batch.append(mapped)
+            if len(batch) >= _BATCH:
+                events += _replace_batch(store, batch, run, registry)
+                batch = []
+        events += _replace_batch(store, batch, run, registry)
         report.removed = sorted(set(stored) - listed)
-        for nct_id in report.removed:
-            store.remove_graph(trial_graph(nct_id))
-            changed = True
+        events += _remove(store, report.removed, run, registry)
+        report.change_events = record_changes(store, events, run)
+        changed = bool(report.new or report.updated or report.removed)
         if changed:
             store.update(PRUNE_ORPHANS)
             update_information_content(store)
@@ -153,3 +156,43 @@ def update(
     if changed:
         refresh_saved_indexes(spec)
     return report
+
+
+def _changed_record(
+    study: RawStudy, stored: dict[str, str], report: UpdateReport, *, include_contacts: bool
+) -> MappedTrial | None:
+    """The record mapped when it is new or changed; None when it is unchanged or cannot be mapped (reported)."""
+    nct_id = nct_id_of(study)
+    if nct_id is None:
+        report.problems.append(f"{report.folder}: a record without an NCT id; skipped")
+        return None
+    if nct_id in stored and stored[nct_id] == study_last_update(study):
+        report.unchanged += 1
+        return None
+    try:
+        return map_study(study, include_contacts=include_contacts)
+    except RecordError as error:
+        report.problems.append(f"{nct_id}: {error}; record skipped")
+        return None
+
+
+def _replace_batch(store: Store, batch: list[MappedTrial], run: UpdateRun, registry: str | None) -> list[Quad]:
+    """Replace the trials of ``batch`` after reading what they were: the events of their changes."""
+    old = stored_facts(store, (mapped.nct_id for mapped in batch))
+    events: list[Quad] = []
+    for mapped in batch:
+        events += event_quads(
+            old.get(mapped.nct_id), facts_from_quads(mapped.nct_id, mapped.quads), run, registry=registry
+        )
+        replace_trial(store, mapped.nct_id, mapped.quads)
+    return events
+
+
+def _remove(store: Store, nct_ids: list[str], run: UpdateRun, registry: str | None) -> list[Quad]:
+    """Drop the graphs of trials the registry no longer lists, after reading what they were: their events."""
+    old = stored_facts(store, nct_ids)
+    events: list[Quad] = []
+    for nct_id in nct_ids:
+        events += event_quads(old.get(nct_id), None, run, registry=registry)
+        store.remove_graph(trial_graph(nct_id))
+    return events

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from kg.analysis.landscape import Landscape
+from kg.analysis.landscape import RECENT_DAYS, Landscape
 from kg.atomic import ensure_folder, replacing, write_atomic
 from kg.views.jinja import environment
 from kg.vocab import ENUMERATIONS
@@ -35,6 +35,8 @@ _LAYOUT: Final[dict[str, Any]] = {
 _CONFIG: Final = {"displaylogo": False, "responsive": True}
 #: Serious adverse events the page lists (the CSV has every one).
 TOP_EVENTS: Final = 25
+#: Recent changes listed on the page (all of them in the CSV).
+RECENT_ROWS: Final = 50
 
 
 def _text(value: object) -> str:
@@ -210,6 +212,8 @@ def render_report(result: Landscape, *, store: str = "", generated: str | None =
         plotly_js=Markup(get_plotlyjs()),
         tables=result.tables(),
         top_events=TOP_EVENTS,
+        recent_rows=RECENT_ROWS,
+        recent_days=RECENT_DAYS,
         store=store,
         generated=generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )

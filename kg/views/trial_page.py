@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
+from kg.analysis.changes import trial_history
 from kg.analysis.health import Health, health_score, phase_label
 from kg.analysis.related import related
 from kg.analysis.results import trial_results
@@ -71,6 +72,7 @@ def trial_page_data(
         "sponsors": run(store, "trial_sponsors", params).rows,
         "sites": run(store, "trial_sites", params).rows,
         "results": trial_results(store, nct),
+        "history": [change.to_json() for change in trial_history(store, nct)],
         "related": [neighbour.to_json() for neighbour in related(store, nct, RELATED_TOP)],
         "explorer": trial_explorer(store, nct) if explorer is None else explorer,
         "url": f"https://clinicaltrials.gov/study/{nct}",
