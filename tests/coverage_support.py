@@ -350,10 +350,20 @@ def merge(parts: list[Coverage]) -> Coverage:
 RARE_FIELDS: Final[dict[str, Any]] = {
     "protocolSection": {
         "oversightModule": {"fdaaa801Violation": True, "isPpsd": False},
+        "statusModule": {"delayedPosting": False},
+        "designModule": {"expandedAccessTypes": {"individual": True, "intermediate": False, "treatment": True}},
         "referencesModule": {
+            "references": [
+                {
+                    "pmid": "11111111",
+                    "type": "RESULT",
+                    "citation": "A retracted report.",
+                    "retractions": [{"pmid": "22222222", "source": "J Retractions"}],
+                }
+            ],
             "availIpds": [
                 {"id": "IPD-1", "type": "Study Protocol", "url": "https://example.org/ipd", "comment": "On request"}
-            ]
+            ],
         },
     },
     "derivedSection": {

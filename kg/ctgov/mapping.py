@@ -204,6 +204,7 @@ class _TrialMapper(Emitter):
         self.enum_at(t, KG.overallStatus, "status", module, "overallStatus")
         self.enum_at(t, KG.lastKnownStatus, "status", module, "lastKnownStatus")
         self.text(t, KG.whyStopped, module.text("whyStopped"))
+        self.flag(t, KG.delayedPosting, module.flag("delayedPosting"))
         for api_field, predicate, is_struct in _STATUS_DATES:
             if is_struct:
                 self.date_struct(predicate, module.obj(api_field))
@@ -255,6 +256,9 @@ class _TrialMapper(Emitter):
         self.enums_at(t, KG.phase, "phase", module, "phases")
         self.flag(t, KG.patientRegistry, module.flag("patientRegistry"))
         self.text(t, KG.targetDuration, module.text("targetDuration"))
+        access = module.obj("expandedAccessTypes")
+        for kind in ("individual", "intermediate", "treatment"):
+            self.flag(t, KG[f"expandedAccess{kind.capitalize()}"], access.flag(kind))
         info = module.obj("designInfo")
         self.enum_at(t, KG.allocation, "allocation", info, "allocation")
         self.enum_at(t, KG.interventionModel, "interventionModel", info, "interventionModel")
@@ -465,6 +469,10 @@ class _TrialMapper(Emitter):
         self.shared(article, KG.pmid, Literal(pmid.strip()))
         self.add(node, KG.publication, article)
         self.add(self.trial, KG.publication, article)
+        for position, retraction in enumerate(item.objs("retractions"), start=1):
+            notice = self.part(node, KG.retraction, f"reference/{index}/retraction/{position}", KG.Retraction)
+            self.text(notice, KG.pmid, retraction.text("pmid"))
+            self.text(notice, KG.retractionSource, retraction.text("source"))
 
     def ipd_sharing(self, module: RecordNode) -> None:
         t = self.trial
