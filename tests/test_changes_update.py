@@ -179,6 +179,23 @@ def test_an_update_records_exactly_the_changes_made_and_nothing_else(updated: Up
     assert updated.report["change_events"] == len(updated.scenario.expected)
 
 
+def test_the_feed_and_each_trials_history_list_exactly_those_changes(updated: Updated) -> None:
+    """What a user sees: ``kg changes --format json`` rows, and ``history`` in ``kg trial --format json``."""
+    printed = kg("changes", "--store", updated.spec, "--format", "json", home=updated.home)
+    assert printed.returncode == 0, printed.stderr
+    rows = json.loads(printed.stdout)
+    assert {tuple(row) for row in rows} == {
+        ("nct_id", "field", "old", "new", "detected", "data_version_before", "data_version_after")
+    }
+    feed = sorted(((row["nct_id"], row["field"], row["old"], row["new"]) for row in rows), key=str)
+    assert feed == sorted(updated.scenario.expected, key=str)
+    for nct_id in {event[0] for event in updated.scenario.expected if event[1] != "removed"}:
+        shown = kg("trial", nct_id, "--store", updated.spec, "--format", "json", home=updated.home)
+        assert shown.returncode == 0, shown.stderr
+        history = {(row["nct_id"], row["field"], row["old"], row["new"]) for row in json.loads(shown.stdout)["history"]}
+        assert history == {event for event in updated.scenario.expected if event[0] == nct_id}
+
+
 def test_each_event_carries_when_its_update_ran_what_it_read_and_the_versions(updated: Updated) -> None:
     query = (
         SPARQL_PROLOGUE

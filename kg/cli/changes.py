@@ -9,17 +9,14 @@ import typer
 
 from kg.cli.app import FormatOption, StoreOption, app
 from kg.cli.output import Format, console, print_json, print_result
+from kg.vocab import CHANGE_FIELDS
 
 if TYPE_CHECKING:
     from kg.analysis.changes import Change
 
 __all__ = ["changes"]
 
-_FIELD_HELP = (
-    "Only this field (repeatable): added, removed, overall_status, enrollment, enrollment_type, start, "
-    "primary_completion, completion, start_type, primary_completion_type, completion_type, phases, sites "
-    "(a site opened or closed), site_status, results_posted, why_stopped."
-)
+_FIELD_HELP = f"Only this field (repeatable): {', '.join(CHANGE_FIELDS)} (sites: a site opened or closed)."
 
 
 @app.command()
