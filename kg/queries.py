@@ -14,6 +14,7 @@ parameters in triple patterns or top-level ``FILTER``s, never in a ``BIND`` or `
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -116,7 +117,9 @@ def _parse(stem: str, text: str) -> NamedQuery:
     return NamedQuery(stem, fields["title"], fields["description"], tuple(parameters), text, path)
 
 
+@functools.cache
 def load_query(name: str) -> NamedQuery:
+    """The named query ``name``, read and parsed once per process (the files ship with the package)."""
     if not _NAME.match(name):
         raise QueryError(f"{name!r} is not a query name (lower case letters, digits and _)")
     path = query_file(name)

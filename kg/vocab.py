@@ -7,7 +7,6 @@ from typing import Final
 from pyoxigraph import NamedNode
 
 __all__ = [
-    "CHANGE_FIELDS",
     "CTGOV_STUDY",
     "DATA",
     "DCTERMS",
@@ -304,27 +303,6 @@ ENUMERATIONS: Final[dict[str, dict[str, str]]] = {
         "OTHER": "Other",
     },
 }
-
-#: The fields of change events (``kg:changedField``, recorded by kg/pipeline/changes.py, read by ``kg changes``;
-#: documented in ontologies/README.md).
-CHANGE_FIELDS: Final = (
-    "added",
-    "removed",
-    "overall_status",
-    "enrollment",
-    "enrollment_type",
-    "start",
-    "primary_completion",
-    "completion",
-    "start_type",
-    "primary_completion_type",
-    "completion_type",
-    "phases",
-    "sites",
-    "site_status",
-    "results_posted",
-    "why_stopped",
-)
 
 
 def enum_iri(enumeration: str, code: str) -> NamedNode:

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import pytest
 
+from kg.change_fields import CHANGE_FIELDS
 from kg.ctgov.api import CtgovClient, StudyQuery
 from kg.ctgov.mapping import map_study
 from kg.ctgov.raw_store import find_harvest, previous_record, run_bulk, start_harvest
@@ -24,7 +25,7 @@ from kg.pipeline.changes import FIELDS, UpdateRun, differences, event_quads, fac
 from kg.pipeline.validation import validate
 from kg.resources import SHAPE_FILES
 from kg.store import Store, open_store
-from kg.vocab import CHANGE_FIELDS, SPARQL_PROLOGUE
+from kg.vocab import SPARQL_PROLOGUE
 from tests.conftest import needs_real_data
 from tests.replay_server import ReplayData, ReplayServer
 from tests.test_harvest import kg

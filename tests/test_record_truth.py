@@ -8,13 +8,12 @@ import copy
 import html
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kg.analysis.results import trial_results
 from kg.analysis.trial import trial_json, trial_summary
 from kg.ctgov.eligibility import split_criteria
 from kg.ctgov.mapping import enumeration_quads
@@ -52,27 +51,11 @@ OWN, OTHER = "NCT99300001", "NCT99300002"
 
 @pytest.fixture(scope="module")
 def real_pages(real_store: Store, real_studies: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Every real trial's page, rendered once, about 50 s for the 1,102 pages on an idle machine: without the
-    relationship explorer and the related-trials table (their own tests cover them; ranking related trials was ~40 %
-    of a page's time), and with the results section asked for only when the record has results or references (the
-    answer is ``{}`` otherwise; its seven queries were over half of a page's time)."""
-    posted = {nct for nct, study in real_studies.items() if _has_results_or_references(study)}
-    assert trial_results(real_store, min(set(real_studies) - posted)) == {}
+    """Every real trial's page, rendered once, without the relationship explorer and the related-trials table
+    (their own tests cover them; ranking related trials was ~40 % of a page's time)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(trial_page, "related", lambda *_: [])
-        patch.setattr(trial_page, "trial_results", _results_when_posted(posted))
         return {nct: render_trial_page(real_store, nct, as_of=AS_OF, explorer="") for nct in sorted(real_studies)}
-
-
-def _has_results_or_references(study: dict[str, Any]) -> bool:
-    return bool(study.get("resultsSection") or study["protocolSection"].get("referencesModule", {}).get("references"))
-
-
-def _results_when_posted(posted: set[str]) -> Callable[[Store, str], dict[str, Any]]:
-    def results(store: Store, nct: str) -> dict[str, Any]:
-        return trial_results(store, nct) if nct in posted else {}
-
-    return results
 
 
 def test_no_markdown_escape_is_visible_on_any_real_page(real_pages: dict[str, str]) -> None:

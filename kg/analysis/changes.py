@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from kg.analysis.scope import Scope, make_scope, scope_bindings, scope_pattern
 from kg.analysis.timeline import months_between, parse_date
+from kg.change_fields import CHANGE_FIELDS
 from kg.queries import QueryError, load_query, run, select_many, trial_terms
 from kg.store import Store, Value
-from kg.vocab import CHANGE_FIELDS, CTGOV_STUDY, SPARQL_PROLOGUE
+from kg.vocab import CTGOV_STUDY, SPARQL_PROLOGUE
 
 if TYPE_CHECKING:
     import pandas

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from kg.change_fields import CHANGE_FIELDS
 from kg.cli.app import FormatOption, StoreOption, app
 from kg.cli.output import Format, console, print_json, print_result
-from kg.vocab import CHANGE_FIELDS
 
 if TYPE_CHECKING:
     from kg.analysis.changes import Change

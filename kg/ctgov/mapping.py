@@ -257,8 +257,8 @@ class _TrialMapper(Emitter):
         self.flag(t, KG.patientRegistry, module.flag("patientRegistry"))
         self.text(t, KG.targetDuration, module.text("targetDuration"))
         access = module.obj("expandedAccessTypes")
-        for kind in ("individual", "intermediate", "treatment"):
-            self.flag(t, KG[f"expandedAccess{kind.capitalize()}"], access.flag(kind))
+        for access_type in ("individual", "intermediate", "treatment"):
+            self.flag(t, KG[f"expandedAccess{access_type.capitalize()}"], access.flag(access_type))
         info = module.obj("designInfo")
         self.enum_at(t, KG.allocation, "allocation", info, "allocation")
         self.enum_at(t, KG.interventionModel, "interventionModel", info, "interventionModel")

@@ -83,7 +83,7 @@ _SCALARS: Final[tuple[tuple[str, NamedNode, Reader], ...]] = (
     ("results_posted", KG.hasResults, _posted),
     ("why_stopped", KG.whyStopped, _text),
 )
-#: The fields this module records: the vocabulary kg.vocab.CHANGE_FIELDS (a test checks they are the same).
+#: The fields this module records: the vocabulary kg.change_fields.CHANGE_FIELDS (a test checks they are the same).
 FIELDS: Final = ("added", "removed", *(name for name, _, _ in _SCALARS), "sites", "site_status")
 #: What a trial's facts need beyond the fields: its versions, its sites and its MeSH terms (kept on a removal).
 _TRIAL_PREDICATES: Final = (
