@@ -7,8 +7,10 @@ from __future__ import annotations
 import copy
 import html
 import json
+import multiprocessing
 import re
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +52,21 @@ OWN, OTHER = "NCT99300001", "NCT99300002"
 
 
 @pytest.fixture(scope="module")
-def real_pages(real_store: Store, real_studies: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Every real trial's page, rendered once, without the relationship explorer and the related-trials table
-    (their own tests cover them; ranking related trials was ~40 % of a page's time)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(trial_page, "related", lambda *_: [])
-        return {nct: render_trial_page(real_store, nct, as_of=AS_OF, explorer="") for nct in sorted(real_studies)}
+def real_pages(real_build: tuple[str, Any], real_studies: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Every real trial's page, rendered once, in two processes (each reads the store), without the relationship
+    explorer and the related-trials table (their own tests cover them; ranking related trials was ~40 % of a page's
+    time)."""
+    ids = sorted(real_studies)
+    halves = [ids[::2], ids[1::2]]
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        rendered = pool.map(_render_pages, [real_build[0]] * 2, halves)
+        return {nct: page for pages in rendered for nct, page in pages.items()}
+
+
+def _render_pages(spec: str, nct_ids: list[str]) -> dict[str, str]:
+    trial_page.related = lambda *_: []  # type: ignore[assignment]  # in this worker process only
+    with open_store(spec, read_only=True) as store:
+        return {nct: render_trial_page(store, nct, as_of=AS_OF, explorer="") for nct in nct_ids}
 
 
 def test_no_markdown_escape_is_visible_on_any_real_page(real_pages: dict[str, str]) -> None:
