@@ -5,8 +5,9 @@
 The manifest is a table written here by hand from the graph model (issue 15's contract), not discovered from what
 the mapping emits: discovered, it would describe the mapping whatever it does (a value dropped for some trials, or
 carried by the wrong property, would simply be "discovered"), and the test that checks the mapping against it
-(tests/test_coverage.py) would be circular. tests/test_coverage.py also checks that the page holds what this script
-writes.
+(tests/test_coverage.py) would be circular. Only the mapping's two flat tables (status dates, oversight flags) are
+imported rather than copied: a field dropped from them would still fail the test, as a path no manifest row names.
+tests/test_coverage.py also checks that the page holds what this script writes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from kg.atomic import write_atomic
+from kg.ctgov.mapping import OVERSIGHT_FLAGS, STATUS_DATES
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 OUTPUT: Final = ROOT / "ontologies" / "coverage.md"
@@ -76,32 +78,6 @@ def _group(prefix: str, chain: str, rows: list[Row]) -> list[tuple[str, tuple[st
 _PS: Final = "protocolSection"
 _DS: Final = "derivedSection"
 _RS: Final = "resultsSection"
-#: statusModule dates: (API field, our property, is it a ``{date, type}`` struct?)
-_STATUS_DATES: Final = (
-    ("startDateStruct", "startDate", True),
-    ("primaryCompletionDateStruct", "primaryCompletionDate", True),
-    ("completionDateStruct", "completionDate", True),
-    ("studyFirstSubmitDate", "firstSubmitted", False),
-    ("studyFirstSubmitQcDate", "firstSubmittedQc", False),
-    ("studyFirstPostDateStruct", "firstPosted", True),
-    ("resultsFirstSubmitDate", "resultsFirstSubmitted", False),
-    ("resultsFirstSubmitQcDate", "resultsFirstSubmittedQc", False),
-    ("resultsFirstPostDateStruct", "resultsFirstPosted", True),
-    ("dispFirstSubmitDate", "dispositionFirstSubmitted", False),
-    ("dispFirstSubmitQcDate", "dispositionFirstSubmittedQc", False),
-    ("dispFirstPostDateStruct", "dispositionFirstPosted", True),
-    ("lastUpdateSubmitDate", "lastUpdateSubmitted", False),
-    ("lastUpdatePostDateStruct", "lastUpdatePosted", True),
-)
-_OVERSIGHT: Final = (
-    "oversightHasDmc",
-    "isFdaRegulatedDrug",
-    "isFdaRegulatedDevice",
-    "isUnapprovedDevice",
-    "isPpsd",
-    "isUsExport",
-    "fdaaa801Violation",
-)
 _CONTACT: Final[list[Row]] = [
     ("name", "schema:name", "text"),
     ("role", "kg:role", "enum:officialRole"),
@@ -118,7 +94,7 @@ _GROUP: Final[list[Row]] = [
 
 def _status_rows() -> list[Row]:
     rows: list[Row] = []
-    for api_field, prop, is_struct in _STATUS_DATES:
+    for api_field, prop, is_struct in STATUS_DATES:
         if is_struct:
             rows.append((f"{api_field}.date", f"kg:{prop}", "date"))
             rows.append((f"{api_field}.type", f"kg:{prop}Estimated", "estimated"))
@@ -162,7 +138,6 @@ def _protocol() -> list[tuple[str, tuple[str, ...], str, str]]:
             f"{_PS}.statusModule",
             "",
             [
-                ("statusVerifiedDate", "kg:statusVerified", "date"),
                 ("overallStatus", "kg:overallStatus", "enum:status"),
                 ("lastKnownStatus", "kg:lastKnownStatus", "enum:status"),
                 ("whyStopped", "kg:whyStopped", "text"),
@@ -189,7 +164,7 @@ def _protocol() -> list[tuple[str, tuple[str, ...], str, str]]:
                 ("responsibleParty.oldOrganization", "kg:responsibleParty/kg:oldOrganization", "text"),
             ],
         ),
-        *_group(f"{_PS}.oversightModule", "", [(name, f"kg:{name}", "boolean") for name in _OVERSIGHT]),
+        *_group(f"{_PS}.oversightModule", "", [(name, f"kg:{name}", "boolean") for name in OVERSIGHT_FLAGS]),
         *_group(
             f"{_PS}.descriptionModule",
             "",

@@ -28,6 +28,8 @@ from kg.identifiers import is_nct_id, normalize_mesh_id, slug
 from kg.vocab import DATA, DCTERMS, ENUMERATIONS, KG, MESH, PUBMED, RDF, RDFS, SCHEMA, SKOS, XSD, enum_iri
 
 __all__ = [
+    "OVERSIGHT_FLAGS",
+    "STATUS_DATES",
     "MappedTrial",
     "RawStudy",
     "RecordError",
@@ -47,7 +49,7 @@ _LARGE_DOCS: Final = "https://cdn.clinicaltrials.gov/large-docs/"
 _PMID: Final = re.compile(r"[0-9]{1,10}\Z")
 _BROWSE_LEAF_ID: Final = re.compile(r"[A-Za-z0-9]{1,32}\Z")
 #: statusModule date fields: (API field, our property, is it a ``{date, type}`` struct?)
-_STATUS_DATES: Final = (
+STATUS_DATES: Final = (
     ("startDateStruct", "startDate", True),
     ("primaryCompletionDateStruct", "primaryCompletionDate", True),
     ("completionDateStruct", "completionDate", True),
@@ -66,7 +68,7 @@ _STATUS_DATES: Final = (
 )
 _OUTCOME_KINDS: Final = (("primaryOutcomes", "primary"), ("secondaryOutcomes", "secondary"), ("otherOutcomes", "other"))
 #: oversightModule: each boolean is ``kg:{field}`` on the trial.
-_OVERSIGHT_FLAGS: Final = (
+OVERSIGHT_FLAGS: Final = (
     "oversightHasDmc",
     "isFdaRegulatedDrug",
     "isFdaRegulatedDevice",
@@ -205,7 +207,7 @@ class _TrialMapper(Emitter):
         self.enum_at(t, KG.lastKnownStatus, "status", module, "lastKnownStatus")
         self.text(t, KG.whyStopped, module.text("whyStopped"))
         self.flag(t, KG.delayedPosting, module.flag("delayedPosting"))
-        for api_field, predicate, is_struct in _STATUS_DATES:
+        for api_field, predicate, is_struct in STATUS_DATES:
             if is_struct:
                 self.date_struct(predicate, module.obj(api_field))
             else:
@@ -247,7 +249,7 @@ class _TrialMapper(Emitter):
             self.texts_at(node, party, _RESPONSIBLE_PARTY_TEXTS)
 
     def oversight(self, module: RecordNode) -> None:
-        for key in _OVERSIGHT_FLAGS:
+        for key in OVERSIGHT_FLAGS:
             self.flag(self.trial, KG[key], module.flag(key))
 
     def design(self, module: RecordNode) -> None:
