@@ -9,15 +9,13 @@ from typing import Any, Final
 
 from kg.queries import bindings, load_query, run
 from kg.store import Store, Value
-from kg.vocab import SPARQL_PROLOGUE
+from kg.vocab import PUBMED, SPARQL_PROLOGUE
 
 __all__ = ["trial_results"]
 
 Row = dict[str, Value]
 #: NLM's page of an article; the trailing slash is the address PubMed itself links to.
 PUBMED_PAGE: Final = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
-#: Where a graph IRI of an article starts (``https://pubmed.ncbi.nlm.nih.gov/{pmid}``).
-_PUBMED_IRI: Final = "https://pubmed.ncbi.nlm.nih.gov/"
 
 
 #: Does the trial have anything :func:`trial_results` shows? One lookup instead of seven queries for the many
@@ -263,7 +261,7 @@ def _publications(rows: list[Row], sharing: list[Row]) -> list[dict[str, Any]]:
     found = []
     for row in rows:
         # the article's IRI is there only for a well-formed id: it, not the id as written, makes the link
-        pmid = str(row["pubmed"]).removeprefix(_PUBMED_IRI) if row["pubmed"] else None
+        pmid = str(row["pubmed"]).removeprefix(str(PUBMED)) if row["pubmed"] else None
         found.append(
             {
                 "type": row["reference_type"],
