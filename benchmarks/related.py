@@ -1,11 +1,14 @@
 """Related-trials latency: p50/p95 of ``kg related`` over random query trials at several corpus sizes.
 
 Each size is the demo's synthetic trials (``kg.demo.synthetic_studies``) with the demo MeSH subset, built into an
-on-disk Oxigraph store in a temporary directory. Measured: store build seconds, index build seconds, index file size,
-and the latency of one query (index already loaded) over ``--queries`` random trials. Writes
-``benchmarks/results/related.json``.
+on-disk Oxigraph store in a temporary directory; ``--store`` measures an existing store instead (read only: the index
+is weighed in a temporary directory, not saved beside it). Measured: store build seconds, index build seconds (and
+its text part's), index file size and load time, and the latency of one query (20 results with explanations, index
+loaded) over ``--queries`` random trials, and of the first-generation engine (``OLD_ENGINE``) on the same index
+and trials, for a comparison under the same load. Writes ``benchmarks/results/related.json`` after each size.
 
     python benchmarks/related.py                       # --sizes 1000,10000,100000 --queries 1000
+    python benchmarks/related.py --store oxigraph:PATH --queries 1000  # an existing store: a 600k `kg synth` build
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import pickle
 import platform
 import random
 import statistics
@@ -21,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kg.analysis.related import RELATED_INDEX, build_index, rank
+from kg.analysis.related import OLD_ENGINE, WEIGHTS, RelatedIndex, build_index, rank
+from kg.analysis.related_text import build_text_index
 from kg.demo import demo_mesh_file, synthetic_studies
 from kg.pipeline.build import build
 from kg.store import open_store
@@ -35,8 +40,9 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def measure(size: int, queries: int, directory: Path) -> dict[str, Any]:
-    """Build ``size`` synthetic trials, then time the index build and ``queries`` related-trial queries."""
+def synthetic_store(size: int, directory: Path) -> tuple[str, float]:
+    """``size`` synthetic trials with the demo MeSH subset built into a store in ``directory``; its spec and the
+    build's seconds."""
     corpus = directory / f"synthetic-{size}.jsonl"
     with corpus.open("w", encoding="utf-8") as out:
         for study in synthetic_studies(size):
@@ -44,31 +50,48 @@ def measure(size: int, queries: int, directory: Path) -> dict[str, Any]:
     spec = f"oxigraph:{directory / f'store-{size}'}"
     started = time.perf_counter()
     build([corpus], spec, mesh=[demo_mesh_file()])
-    build_seconds = time.perf_counter() - started
+    return spec, time.perf_counter() - started
+
+
+def _timed(index: RelatedIndex, nct: str, weights: dict[str, float]) -> float:
+    """Milliseconds for one query's 20 results with their explanations."""
+    started = time.perf_counter()
+    rank(index, nct, 20, weights)
+    return (time.perf_counter() - started) * 1000
+
+
+def measure(spec: str, queries: int, directory: Path) -> dict[str, Any]:
+    """Time the index build (the text part apart) and ``queries`` related-trial queries on the store at ``spec``.
+    The index is written in ``directory`` to weigh it, never beside the store."""
     with open_store(spec, read_only=True) as store:
         started = time.perf_counter()
-        build_index(store)
+        index = build_index(store)
         index_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        index = RELATED_INDEX.load(store)
-        load_seconds = time.perf_counter() - started
-    rng = random.Random(size)
-    latencies = []
-    for nct in rng.choices(index.ncts, k=queries):
-        started = time.perf_counter()
-        rank(index, nct, 20)
-        latencies.append((time.perf_counter() - started) * 1000)
-    saved = RELATED_INDEX.path(spec)
+        build_text_index(store, index.ncts)
+        text_seconds = time.perf_counter() - started
+    saved = directory / "related.pickle"
+    with saved.open("wb") as out:
+        pickle.dump(index, out, protocol=pickle.HIGHEST_PROTOCOL)
+    started = time.perf_counter()
+    with saved.open("rb") as stream:
+        index = pickle.load(stream)
+    load_seconds = time.perf_counter() - started
+    asked = random.Random(len(index.ncts)).choices(index.ncts, k=queries)
+    latencies, old = ([_timed(index, nct, weights) for nct in asked] for weights in (WEIGHTS, OLD_ENGINE))
     result = {
-        "trials": size,
+        "trials": len(index.ncts),
         "queries": queries,
-        "store_build_seconds": round(build_seconds, 2),
         "index_build_seconds": round(index_seconds, 2),
+        "text_index_build_seconds": round(text_seconds, 2),
         "index_load_seconds": round(load_seconds, 3),
-        "index_bytes": saved.stat().st_size if saved else None,
+        "index_bytes": saved.stat().st_size,
+        "text_index_entries": len(index.text.terms),
         "p50_ms": round(statistics.median(latencies), 2),
         "p95_ms": round(_percentile(latencies, 0.95), 2),
         "max_ms": round(max(latencies), 2),
+        "first_generation_p50_ms": round(statistics.median(old), 2),
+        "first_generation_p95_ms": round(_percentile(old, 0.95), 2),
     }
     logger.info("%s", result)
     return result
@@ -77,17 +100,29 @@ def measure(size: int, queries: int, directory: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--store", help="oxigraph:PATH of an existing store to measure instead (opened read-only)")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    runs = []
-    for size in (int(text) for text in args.sizes.split(",")):
+    runs: list[dict[str, Any]] = []
+    if args.store:
         with tempfile.TemporaryDirectory(prefix="kg-related-") as directory:
-            runs.append(measure(size, args.queries, Path(directory)))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"machine": platform.platform(), "python": platform.python_version(), "runs": runs}
-        args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+            runs.append({"store": args.store, **measure(args.store, args.queries, Path(directory))})
+        _write(args.out, runs)
+    for size in () if args.store else (int(text) for text in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory(prefix="kg-related-") as directory:
+            spec, build_seconds = synthetic_store(size, Path(directory))
+            runs.append(
+                {"store_build_seconds": round(build_seconds, 2), **measure(spec, args.queries, Path(directory))}
+            )
+        _write(args.out, runs)
+
+
+def _write(out: Path, runs: list[dict[str, Any]]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": platform.platform(), "python": platform.python_version(), "runs": runs}
+    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Related trials: ranking and explanations on the demo, the CLI's JSON, the fallback without MeSH, the saved index,
-and neighbour quality on the real records against naive and random baselines."""
+neighbour quality on the real records against naive and random baselines, and the development set (this engine
+against the first generation on its held-out half)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kg.analysis.related import REGISTRY_SOURCE, RELATED_INDEX, build_index, related
+from kg.analysis.related import OLD_ENGINE, REGISTRY_SOURCE, RELATED_INDEX, RelatedIndex, build_index, rank, related
+from kg.analysis.related_eval import evaluate, retrieve
+from kg.analysis.related_text import FIELDS, stem
 from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
 from kg.pipeline.build import BuildReport, build, load_records
 from kg.pipeline.information_content import update_information_content
 from kg.queries import QueryError, run
 from kg.store import open_store
-from tests.conftest import CTGOV_DATA, MESH_DATA, SEED_NCT
-from tests.related_evaluation import neighbour_quality
+from tests.conftest import CTGOV_DATA, MESH_DATA, SEED_NCT, latest_by_nct, raw_studies
+from tests.related_evaluation import development_pairs, neighbour_quality, split
 
 HOSTILE = '[bold red]x[/] "quoted" <script>alert(1)</script> \\n ‮ ${HOME} `rm -rf /`'
 LANTHANOIDS = {"Lutetium", "Lanthanoid Series Elements", "Metals, Rare Earth"}
@@ -55,16 +59,21 @@ def _intervention_labels(neighbour: Any) -> set[str]:
 
 
 def test_lutetium_trials_with_digestive_neoplasms_rank_first(demo_spec: str) -> None:
+    """Text now counts too: a lutetium trial worded like the seed may outrank one sharing its narrower condition,
+    but the neighbours remain lutetium trials in neoplasms, mostly digestive ones, and say so."""
     with open_store(demo_spec, read_only=True) as store:
         found = related(store, SEED_NCT, 10)
     assert len(found) == 10 and SEED_NCT not in {n.nct_id for n in found}
     assert [n.score for n in found] == sorted((n.score for n in found), reverse=True)
     for neighbour in found[:5]:
         assert _intervention_labels(neighbour) & LANTHANOIDS, neighbour.explanation
-        conditions = {c.label for c in neighbour.shared if c.role == "condition"}
-        assert "Digestive System Neoplasms" in conditions, neighbour.explanation
-        assert "Lutetium" in neighbour.explanation and "Digestive System Neoplasms" in neighbour.explanation
+        assert "Lutetium" in neighbour.explanation and "Neoplasms" in neighbour.explanation
         assert neighbour.components["condition"] > 0 and neighbour.components["intervention"] > 0
+        assert neighbour.components["text"] > 0 and "shared words: " in neighbour.explanation
+    digestive = [
+        n for n in found if "Digestive System Neoplasms" in {c.label for c in n.shared if c.role == "condition"}
+    ]
+    assert len(digestive) > len(found) / 2, [n.explanation for n in found]
 
 
 def test_a_concept_and_its_ancestors_count_once(demo_spec: str) -> None:
@@ -91,13 +100,15 @@ def test_cli_json_schema(demo_spec: str, tmp_path: Path) -> None:
     assert [item["rank"] for item in found] == [1, 2, 3, 4, 5]
     assert [item["score"] for item in found] == sorted((item["score"] for item in found), reverse=True)
     for item in found:
-        assert {"nct_id", "title", "score", "components", "shared", "explanation", "hierarchy"} <= set(item)
+        assert {"nct_id", "title", "score", "components", "shared", "explanation", "hierarchy", "words"} <= set(item)
+        assert {"condition", "intervention", "text", "publication", "intervention_name"} <= set(item["components"])
+        assert all(set(w["query_fields"]) | set(w["other_fields"]) <= {f.name for f in FIELDS} for w in item["words"])
         assert isinstance(item["explanation"], str) and item["explanation"]
         assert {"role", "id", "label", "depth", "information_content", "query_terms", "other_terms"} <= set(
             item["shared"][0]
         )
     table = kg("related", SEED_NCT, "--top", "3", "--explain", "--store", demo_spec, home=tmp_path)
-    assert table.returncode == 0 and "Lutetium" in table.stdout
+    assert table.returncode == 0 and "Lutetium" in table.stdout and "shared words" in table.stdout
 
 
 def test_unknown_trial_is_one_clear_error(demo_spec: str, tmp_path: Path) -> None:
@@ -154,14 +165,82 @@ def test_in_memory_store_builds_the_index_lazily(corpus: list[Path]) -> None:
         assert related(store, SEED_NCT, 3)
 
 
-@pytest.mark.skipif(
-    not CTGOV_DATA.is_dir() or not (MESH_DATA / "d2024-reduced.bin").is_file(),
-    reason=f"real records or MeSH files not found under {CTGOV_DATA.parent} (../shared/data)",
-)
-def test_neighbours_share_conditions_on_real_records(tmp_path_factory: pytest.TempPathFactory) -> None:
+def _lutetium_labels(corpus: list[Path], directory: Path) -> Path:
+    """The seed against three synthetic trials that give lutetium (related) and three that never mention it, read
+    from the corpus files, as a TrialSim-layout file."""
+    lines = [json.loads(line) for path in corpus if path.suffix == ".jsonl" for line in path.read_text().splitlines()]
+    chosen: dict[bool, list[str]] = {True: [], False: []}
+    for study in lines:
+        interventions = study["protocolSection"].get("armsInterventionsModule", {}).get("interventions", [])
+        gives = any("lutetium" in item["name"].lower() for item in interventions)
+        if gives or "lutetium" not in json.dumps(study).lower():
+            chosen[gives].append(study["protocolSection"]["identificationModule"]["nctId"])
+    path = directory / "labels.tsv"
+    rows = [f"{SEED_NCT}\t{nct}\t{int(label)}" for label in (True, False) for nct in sorted(chosen[label])[:3]]
+    path.write_text("target_trial\ttrial\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_related_eval_command_reranks_labelled_candidates(corpus: list[Path], demo_spec: str, tmp_path: Path) -> None:
+    labels = _lutetium_labels(corpus, tmp_path)
+    result = kg("related-eval", str(labels), "--format", "json", "--store", demo_spec, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {row["engine"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == {"engine", "first-generation engine"}
+    assert rows["engine"]["queries"] == 1
+    assert rows["engine"]["P@1"] == 1 and rows["engine"]["MAP"] == 1 and rows["engine"]["R@5"] == 1, rows
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{SEED_NCT},NCT99000001,1\n{SEED_NCT},NCT99000002,maybe\n", encoding="utf-8")
+    result = kg("related-eval", str(bad), "--store", demo_spec, home=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+# --- the real records, with MeSH --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_index(tmp_path_factory: pytest.TempPathFactory) -> RelatedIndex:
+    if not CTGOV_DATA.is_dir() or not (MESH_DATA / "d2024-reduced.bin").is_file():
+        pytest.skip(f"real records or MeSH files not found under {CTGOV_DATA.parent} (../shared/data)")
     spec = f"oxigraph:{tmp_path_factory.mktemp('real-related') / 'store'}"
     build([CTGOV_DATA], spec, mesh=[MESH_DATA / "d2024-reduced.bin", MESH_DATA / "c2024-reduced.bin"])
     with open_store(spec, read_only=True) as store:
-        figures = neighbour_quality(build_index(store), k=10, min_depth=3, sample=400)
+        return build_index(store)
+
+
+def test_neighbours_share_conditions_on_real_records(real_index: RelatedIndex) -> None:
+    figures = neighbour_quality(real_index, k=10, min_depth=3, sample=400)
     assert figures["engine"] >= 0.9, figures
     assert figures["engine"] > figures["naive"] and figures["engine"] > figures["random"], figures
+
+
+def test_beats_the_first_generation_on_the_held_out_half(real_index: RelatedIndex) -> None:
+    """On trials the records say are related (naming each other, one sponsor's protocol family), tuned on the
+    other half: the held-out MAP rose from 0.58 to 0.84 when the weights were chosen; 0.15 is the margin kept."""
+    _, held = split(development_pairs(latest_by_nct(raw_studies())))
+    assert len(held) >= 20, "the development rules found too few related trials"
+    new = evaluate(retrieve(real_index, held), held)
+    old = evaluate(retrieve(real_index, held, OLD_ENGINE), held)
+    assert new["queries"] == old["queries"] == len(held)
+    assert new["MAP"] >= old["MAP"] + 0.15, (new, old)
+    assert new["nDCG@5"] > old["nDCG@5"] and new["P@1"] >= old["P@1"], (new, old)
+
+
+def _record_text(study: dict[str, Any]) -> str:
+    text = unicodedata.normalize("NFKD", json.dumps(study["protocolSection"], ensure_ascii=False))
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+
+
+def test_shared_words_are_in_both_records(real_index: RelatedIndex) -> None:
+    """Every word an explanation names is written in both trials' records (checked on the raw JSON; the word is
+    shown in its commonest spelling, so its singular is looked for)."""
+    studies = latest_by_nct(raw_studies())
+    checked = 0
+    for nct in real_index.ncts[::37]:
+        for neighbour in rank(real_index, nct, 3):
+            assert neighbour.words or not neighbour.components["text"], neighbour.explanation
+            for word in neighbour.words:
+                for trial in (nct, neighbour.nct_id):
+                    assert stem(word.word) in _record_text(studies[trial]), (word, trial)
+                checked += 1
+    assert checked > 50

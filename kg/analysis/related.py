@@ -1,11 +1,15 @@
 """Related trials: rank other trials by what they share with one trial, and say why.
 
-The similarity of a query trial *q* and another trial *t* is a sum of documented components::
+The similarity of a query trial *q* and another trial *t* is a weighted sum of documented components (``WEIGHTS``:
+text 4, every other 1, chosen on a development set, see docs/related-trials.md)::
 
-    score = Σ_role w_role · Σ_{s ∈ C_role(q, t)} (W(s) + 2 if both trials list s themselves)
-          + Σ_feature min(cap_f, factor_f · Σ_{v shared} IC_f(v))      (intervention node, lead sponsor,
-                                                                        phase, country, site)
+    score = Σ_role w_role · Σ_{s ∈ C_role(q, t)} (W(s) + 2 if both trials list s themselves)      (condition,
+                                                                                                 intervention)
+          + Σ_feature min(cap_f, factor_f · Σ_{v shared} IC_f(v))      (intervention node, lead sponsor, phase,
+                                                                        country, site, publication, secondary id,
+                                                                        intervention name, programme, type)
           + 0.5 · overlap of the two [start, completion] date ranges    (0..1, relative to the shorter one)
+          + 10 · cosine of the two trials' texts                        (0..1, :mod:`kg.analysis.related_text`)
 
 * ``w_condition = 1``, ``w_intervention = 0.25`` (``ROLE_WEIGHTS``): drug classes in MeSH are broad chemistry.
 * ``W(s) = IC(s) · min(1, depth(s) / 3)``: ``IC`` is the information content the store keeps per MeSH concept
@@ -15,30 +19,48 @@ The similarity of a query trial *q* and another trial *t* is a sum of documented
   the most specific concepts count (those with no shared descendant), and of those, per term of the query trial,
   the heaviest one at or above it (``C_role``): a shared Lutetium is not counted again as Lanthanoid Series
   Elements or Metals, nor twice along two branches of the tree.
-* The other features are the trials' own shared nodes, each value weighted by its own rarity ``-ln(trials with the
-  value / all trials)`` and capped so that they refine, never outweigh, a shared MeSH concept (see ``FEATURES``).
+* The other features are the trials' own shared values, each weighted by its own rarity ``-ln(trials with the
+  value / all trials)`` and capped (see ``FEATURES``): the five first ones refine, never outweigh, a shared MeSH
+  concept; a shared publication (PubMed id), secondary or grant id, intervention name (normalised by
+  :mod:`kg.analysis.related_names`: case, brackets, salts, doses, forms) or programme (the same lead sponsor and
+  intervention name) is direct evidence and may weigh as much as one. The intervention type counts only when one
+  of the two trials has no intervention MeSH term (it is all such a trial has of its intervention but its text).
+* The text: a TF-IDF vector per trial over its titles, acronym, conditions, keywords, interventions, arms, summary
+  and outcome measures; an explanation names the shared words that weigh most and the fields they are in.
 
 Hierarchy. With MeSH files loaded, ancestors are the vocabulary's (``kg:ancestor``, and for interventions their
 pharmacological actions). Without them, ancestors come from the registry's own per-trial lists
 (``kg:registryConditionAncestor``/``kg:registryInterventionAncestor``), and a concept is taken to sit under another
 when every trial that reaches it also reaches the other; every result then says so (``hierarchy``).
 
-Speed. :class:`RelatedIndex` holds, per trial, its terms, closures and feature values as integer lists, and an
-inverted index concept → trials. A query gathers candidates from its trial's concepts (most informative first,
-near-universal ones only while fewer than ``POOL`` were found), keeps the best ``POOL`` and scores only those. The
-index of an on-disk store is written beside it (``PATH.related.pickle``) by ``kg build`` and ``kg mesh load`` and
-checked against the store's build time and MeSH version when read; other stores build it in memory on first use.
+Speed. :class:`RelatedIndex` holds, per trial, its terms, closures, feature values and text vector as packed integer
+and float arrays, and inverted indexes concept → trials, value → trials (publications, ids, names, programmes) and
+word → trials. A query gathers candidates from its trial's concepts (most informative first, near-universal ones only
+while fewer than ``POOL`` were found), from its most distinctive words and from its linking values, estimates each
+candidate's score from what gathered it, and scores exactly only the best ``POOL``. The index of an on-disk store
+is written beside it (``PATH.related.pickle``) by ``kg build`` and ``kg mesh load`` and checked against the store's
+build time and MeSH version when read; other stores build it in memory on first use.
+
+Weights. ``rank(..., weights=...)`` takes a multiplier per component: ``OLD_ENGINE`` (the first generation, exactly:
+new components 0, candidates from MeSH only), ``MESH_ONLY``, ``TEXT_ONLY`` and ``STRUCTURE_ONLY`` are the ablations
+of ``benchmarks/related_eval.py``.
 
 JSON (``kg related NCT --format json``): a list, best first, of::
 
     {"rank": 1, "nct_id": "NCT…", "title": "…", "score": 12.3,
      "components": {"condition": 6.1, "intervention": 4.9, "intervention_node": 0.8, "lead_sponsor": 0.0,
-                    "phase": 0.3, "country": 0.1, "site": 0.0, "dates": 0.2},
+                    "phase": 0.3, "country": 0.1, "site": 0.0, "publication": 0.0, "secondary_id": 0.0,
+                    "intervention_name": 2.1, "programme": 0.0, "intervention_type": 0.0, "dates": 0.2,
+                    "text": 9.6},
      "shared": [{"role": "intervention", "id": "D008187", "label": "Lutetium", "depth": 4,
                  "information_content": 5.2, "query_terms": ["Lutetium"],
                  "other_terms": ["lutetium Lu 177 dotatate"]}, …],
-     "explanation": "both interventions sit under Lutetium (Lutetium ↔ lutetium Lu 177 dotatate); …",
+     "words": [{"word": "dotatate", "weight": 0.21, "query_fields": ["title", "interventions"],
+                "other_fields": ["interventions"]}, …],
+     "explanation": "both interventions sit under Lutetium (Lutetium ↔ lutetium Lu 177 dotatate); shared words: …",
      "hierarchy": "MeSH vocabulary (loaded)"}
+
+Components are already weighted (they sum to the score).
 """
 
 from __future__ import annotations
@@ -48,12 +70,14 @@ import logging
 import math
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
+from kg.analysis.related_names import name_key
+from kg.analysis.related_text import SharedWord, TextIndex, build_text_index
 from kg.analysis.saved_index import SavedIndex
 from kg.identifiers import is_nct_id
 from kg.queries import QueryError
@@ -62,15 +86,21 @@ from kg.vocab import SPARQL_PROLOGUE
 
 __all__ = [
     "FEATURES",
+    "MESH_ONLY",
     "MESH_SOURCE",
+    "OLD_ENGINE",
     "REGISTRY_SOURCE",
     "RELATED_INDEX",
+    "STRUCTURE_ONLY",
+    "TEXT_ONLY",
+    "WEIGHTS",
     "Neighbour",
     "RelatedIndex",
     "SharedConcept",
     "build_index",
     "rank",
     "related",
+    "scores",
 ]
 
 logger = logging.getLogger(__name__)
@@ -93,7 +123,7 @@ POOL: Final = 300
 DATE_WEIGHT: Final = 0.5
 MESH_SOURCE: Final = "MeSH vocabulary (loaded)"
 REGISTRY_SOURCE: Final = "the registry's derived ancestor lists (no MeSH file loaded)"
-_FORMAT: Final = 1
+_FORMAT: Final = 2
 
 _TRIALS: Final = (
     SPARQL_PROLOGUE
@@ -131,23 +161,63 @@ _ROLE_OF: Final = {
 
 @dataclass(frozen=True)
 class Feature:
-    """A non-MeSH feature two trials can share: each shared value adds ``factor * its IC``, at most ``cap``."""
+    """A non-MeSH feature two trials can share: each shared value adds ``factor * its IC``, at most ``cap``.
+
+    ``path`` reads its values from the store (``None``: derived from other features, see :func:`_programmes`);
+    ``key`` turns a value as written into the value compared (``None`` drops it); ``links``: trials sharing a value
+    are candidates even without a shared MeSH concept or word; ``unless_mesh``: counted only when one of the two
+    trials has no intervention MeSH term."""
 
     name: str
-    path: str
+    path: str | None
     factor: float
     cap: float
     phrase: str
+    key: Callable[[str], str | None] | None = None
+    links: bool = False
+    unless_mesh: bool = False
 
 
-#: Smaller weights than a shared MeSH concept (whose IC alone is often 3-10): they break ties and refine.
+#: Smaller weights than a shared MeSH concept (whose IC alone is often 3-10): they break ties and refine. A shared
+#: publication, secondary id, intervention name or programme is direct evidence and may weigh as much as one.
 FEATURES: Final = (
     Feature("intervention_node", "kg:intervention", 0.25, 2.0, "same intervention"),
     Feature("lead_sponsor", "kg:leadSponsor", 0.15, 1.0, "same lead sponsor"),
     Feature("phase", "kg:phase", 0.25, 0.5, "same phase"),
     Feature("country", "kg:country", 0.05, 0.5, "same country"),
     Feature("site", "kg:location/kg:site", 0.1, 1.0, "same site"),
+    Feature("publication", "kg:publication", 1.0, 6.0, "cite the same publication, PMID", links=True),
+    Feature("secondary_id", "kg:secondaryId", 0.5, 4.0, "same secondary or grant id", links=True),
+    Feature(
+        "intervention_name",
+        "kg:interventionUse/(rdfs:label|kg:otherName)",
+        0.5,
+        4.0,
+        "same intervention name",
+        key=name_key,
+        links=True,
+    ),
+    Feature("programme", None, 0.5, 4.0, "same sponsor and intervention", links=True),
+    Feature(
+        "intervention_type", "kg:intervention/kg:interventionType", 0.5, 1.0, "same intervention type", unless_mesh=True
+    ),
 )
+#: A value shared by more trials than this generates no candidates (it still scores among the others').
+LINK_LIMIT: Final = 200
+#: A cosine of 1 between two trials' texts adds this much (before the ``text`` weight).
+TEXT_SCALE: Final = 10.0
+#: Components: the two MeSH roles, each feature, the dates, the text.
+COMPONENTS: Final = (*ROLES, *(f.name for f in FEATURES), "dates", "text")
+#: Per component, how much it counts in the combined ranking, chosen on the tune half of the development set by
+#: groups, MeSH being the unit, among the weights that keep 90 % of neighbours in a shared condition
+#: (docs/related-trials.md, ``benchmarks/related_eval.py``): text 4, everything else 1.
+WEIGHTS: Final = {name: 4.0 if name == "text" else 1.0 for name in COMPONENTS}
+_NEW: Final = ("publication", "secondary_id", "intervention_name", "programme", "intervention_type", "text")
+#: The first-generation engine: MeSH and the five original features, candidates from MeSH concepts only.
+OLD_ENGINE: Final = {name: 0.0 if name in _NEW else 1.0 for name in COMPONENTS}
+MESH_ONLY: Final = {name: 1.0 if name in ROLES else 0.0 for name in COMPONENTS}
+TEXT_ONLY: Final = {name: 1.0 if name == "text" else 0.0 for name in COMPONENTS}
+STRUCTURE_ONLY: Final = {name: 0.0 if name in (*ROLES, "text") else 1.0 for name in COMPONENTS}
 
 
 @dataclass
@@ -171,11 +241,13 @@ class Lists:
 
 @dataclass
 class Values:
-    """One feature's distinct values (labels and IC) and each trial's values."""
+    """One feature's distinct values (labels and IC), each trial's values and (linking features) each value's
+    trials."""
 
     labels: list[str]
     ic: list[float]
     per_trial: Lists
+    trials: Lists | None = None
 
 
 @dataclass
@@ -198,6 +270,7 @@ class RelatedIndex:
     closures: dict[str, Lists]
     postings: dict[int, array[int]]
     features: dict[str, Values]
+    text: TextIndex
     format: int = _FORMAT
     position: dict[str, int] = field(default_factory=dict, repr=False)
 
@@ -253,6 +326,7 @@ class Neighbour:
     shared: list[SharedConcept]
     reasons: list[str]
     hierarchy: str
+    words: list[SharedWord] = field(default_factory=list)
 
     @property
     def explanation(self) -> str:
@@ -268,6 +342,7 @@ class Neighbour:
             "shared": [concept.__dict__ for concept in self.shared],
             "explanation": self.explanation,
             "hierarchy": self.hierarchy,
+            "words": [word.__dict__ for word in self.words],
         }
 
 
@@ -358,19 +433,34 @@ def _cooccurrence_ancestors(reached: dict[str, list[set[int]]], size: int) -> li
     return [{a for a in (common[c] or ()) if a != c and (counts[a], a) > (counts[c], c)} for c in range(size)]
 
 
-def _read_feature(store: Store, feature: Feature, trials: dict[str, int]) -> Values:
-    per_trial: list[set[int]] = [set() for _ in trials]
-    number: dict[str, int] = {}  # value IRI → first-seen number (values renumbered by IRI below)
-    labels: list[str] = []
+def _read_feature(store: Store, feature: Feature, trials: dict[str, int]) -> Iterator[tuple[int, str, str]]:
+    """``(trial, value, label)`` of a feature: a node (IRI, its label) or a literal (its key, the key)."""
     query = (
         f"{SPARQL_PROLOGUE}SELECT ?trial ?value ?label "
         f"WHERE {{ ?trial {feature.path} ?value . OPTIONAL {{ ?value rdfs:label ?label }} }}"
     )
-    for trial_iri, value, found in store.solutions(query, "trial", "value", "label"):
+    for trial_iri, value, label in store.solutions(query, "trial", "value", "label"):
         trial = trials.get(_local(trial_iri))
-        if trial is None:
-            continue
-        label = found or _local(value)
+        key = feature.key(value) if feature.key is not None else value
+        if trial is not None and key is not None:
+            yield trial, key, label or (key if feature.key is not None else _local(key))
+
+
+def _programmes(sponsors: Values, names: Values) -> Iterator[tuple[int, str, str]]:
+    """A programme is a lead sponsor and an intervention name (normalised) together."""
+    for trial in range(len(sponsors.per_trial.ptr) - 1):
+        for sponsor in sponsors.per_trial[trial]:
+            for name in names.per_trial[trial]:
+                yield trial, f"{sponsor}|{name}", f"{sponsors.labels[sponsor]} · {names.labels[name]}"
+
+
+def _values(rows: Iterable[tuple[int, str, str]], size: int, *, links: bool) -> Values:
+    """Number a feature's values (by value), weigh each by its rarity among ``size`` trials, list each trial's (and,
+    for a linking feature, each value's trials). Read as a stream: at registry scale there are millions of rows."""
+    per_trial: list[set[int]] = [set() for _ in range(size)]
+    number: dict[str, int] = {}  # value → first-seen number (renumbered by value below)
+    labels: list[str] = []
+    for trial, value, label in rows:
         seen = number.setdefault(value, len(number))
         if seen == len(labels):
             labels.append(label)
@@ -382,15 +472,33 @@ def _read_feature(store: Store, feature: Feature, trials: dict[str, int]) -> Val
     for position, name in enumerate(names):
         renumber[number[name]] = position
     counts = [0] * len(names)
-    for numbers in per_trial:
+    members: list[list[int]] = [[] for _ in names] if links else []
+    for trial, numbers in enumerate(per_trial):
         for item in numbers:
             counts[renumber[item]] += 1
-    total = max(len(trials), 1)
+            if links and counts[renumber[item]] <= LINK_LIMIT:
+                members[renumber[item]].append(trial)
+    total = max(size, 1)
     return Values(
         [labels[number[name]] for name in names],
         [-math.log(count / total) for count in counts],
         Lists.pack((renumber[item] for item in numbers) for numbers in per_trial),
+        Lists.pack(trials if count <= LINK_LIMIT else () for trials, count in zip(members, counts, strict=True))
+        if links
+        else None,
     )
+
+
+def _read_features(store: Store, trials: dict[str, int]) -> dict[str, Values]:
+    found = {
+        f.name: _values(_read_feature(store, f, trials), len(trials), links=f.links)
+        for f in FEATURES
+        if f.path is not None
+    }
+    programme = next(f for f in FEATURES if f.path is None)
+    rows = _programmes(found["lead_sponsor"], found["intervention_name"])
+    found[programme.name] = _values(rows, len(trials), links=programme.links)
+    return found
 
 
 def _postings(closures: dict[str, Lists], trials: int) -> dict[int, array[int]]:
@@ -452,7 +560,8 @@ def build_index(store: Store) -> RelatedIndex:
         terms={role: Lists.pack(terms[role]) for role in ROLES},
         closures=closures,
         postings=_postings(closures, len(ncts)),
-        features={feature.name: _read_feature(store, feature, trials) for feature in FEATURES},
+        features=_read_features(store, trials),
+        text=build_text_index(store, ncts),
     )
     logger.info("related-trials index: %d trials, %.1f s", len(ncts), time.perf_counter() - started)
     return index
@@ -467,7 +576,7 @@ RELATED_INDEX: Final = SavedIndex("related", RelatedIndex, _FORMAT, build_index)
 # --- querying ---------------------------------------------------------------------------------------------------
 
 
-def _candidates(index: RelatedIndex, query: int) -> dict[int, float]:
+def _mesh_candidates(index: RelatedIndex, query: int) -> dict[int, float]:
     """Trials sharing the query's concepts, by summed weight of the shared ones: per role, most informative concepts
     first, broad ones only until that role has found ``POOL`` candidates."""
     specific_ic = -math.log(SPECIFIC)
@@ -486,19 +595,76 @@ def _candidates(index: RelatedIndex, query: int) -> dict[int, float]:
     return scores
 
 
-def _counted(index: RelatedIndex, role: str, query: int, other: int) -> list[int]:
+def _linked(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> dict[int, float]:
+    """Trials sharing a publication, secondary id, intervention name or programme with the query, each with the
+    least those shared values add to its score."""
+    found: dict[int, float] = {}
+    for feature in FEATURES:
+        table = index.features[feature.name]
+        weight = weights.get(feature.name, 0.0)
+        if table.trials is None or not weight:
+            continue
+        for value in table.per_trial[query]:
+            gain = weight * min(feature.cap, feature.factor * table.ic[value])
+            for trial in table.trials[value]:
+                found[trial] = found.get(trial, 0.0) + gain
+    found.pop(query, None)
+    return found
+
+
+def _pool(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> list[int]:
+    """The ``POOL`` candidates scored exactly, by a quick estimate of their score: the summed weight of the shared
+    MeSH concepts (see :func:`_mesh_candidates`), the text score of the query's distinctive words and what shared
+    publications, ids, names and programmes add."""
+    estimate: dict[int, float] = {}
+    mesh_weight = max(weights.get(role, 0.0) for role in ROLES)
+    for other, value in _mesh_candidates(index, query).items():
+        estimate[other] = mesh_weight * value
+    text_weight = weights.get("text", 0.0) * TEXT_SCALE
+    if text_weight:
+        for other, value in index.text.candidates(query).items():
+            estimate[other] = estimate.get(other, 0.0) + text_weight * value
+    for other, value in _linked(index, query, weights).items():
+        estimate[other] = estimate.get(other, 0.0) + value
+    return [other for other, _ in heapq.nlargest(POOL, estimate.items(), key=lambda item: (item[1], -item[0]))]
+
+
+@dataclass(frozen=True)
+class _Query:
+    """The query trial's concepts and feature values as sets, made once per query rather than per candidate."""
+
+    trial: int
+    closures: dict[str, set[int]]
+    terms: dict[str, set[int]]
+    values: dict[str, set[int]]
+    intervention_mesh: bool
+
+    @classmethod
+    def of(cls, index: RelatedIndex, trial: int) -> _Query:
+        return cls(
+            trial,
+            {role: set(index.closures[role][trial]) for role in ROLES},
+            {role: set(index.terms[role][trial]) for role in ROLES},
+            {f.name: set(index.features[f.name].per_trial[trial]) for f in FEATURES},
+            bool(len(index.terms["intervention"][trial])),
+        )
+
+
+def _counted(index: RelatedIndex, role: str, query: _Query, other: int) -> list[int]:
     """The shared concepts that score in a role: of the most specific shared ones (no shared descendant), per query
     term the most informative at or above it, plus those above none of the query's terms (registry-only
     ancestors). A concept reached along two branches of the tree (Lutetium under both Metals, Rare Earth and
     Transition Elements) thus counts once."""
-    shared = set(index.closures[role][query]).intersection(index.closures[role][other])
+    shared = query.closures[role].intersection(index.closures[role][other])
+    if not shared:
+        return []
     implied: set[int] = set()
     for concept in shared:
         implied.update(index.ancestors[concept])
     specific = shared - implied
     counted: set[int] = set()
     covered: set[int] = set()
-    for term in index.terms[role][query]:
+    for term in query.terms[role]:
         above = [c for c in specific if c == term or c in index.ancestors[term]]
         if above:
             counted.add(max(above, key=lambda c: (index.weights[c], -c)))
@@ -523,22 +689,30 @@ class _Scored:
     values: dict[str, list[int]]
 
 
-def _score(index: RelatedIndex, query: int, other: int) -> _Scored:
+def _score(index: RelatedIndex, query: _Query, other: int, text: float, weights: Mapping[str, float]) -> _Scored:
+    """Every component of one pair (``text``: the cosine of their texts), weighted."""
     components: dict[str, float] = {}
     concepts: dict[str, list[int]] = {}
     for role in ROLES:
         concepts[role] = _counted(index, role, query, other)
-        exact = set(index.terms[role][query]).intersection(index.terms[role][other])
+        exact = query.terms[role].intersection(index.terms[role][other]) if concepts[role] else set()
         components[role] = ROLE_WEIGHTS[role] * sum(
             index.weights[c] + (EXACT_BONUS if c in exact else 0.0) for c in concepts[role]
         )
+    without_mesh = not (query.intervention_mesh and len(index.terms["intervention"][other]))
     values: dict[str, list[int]] = {}
     for feature in FEATURES:
-        table = index.features[feature.name]
-        values[feature.name] = sorted(set(table.per_trial[query]).intersection(table.per_trial[other]))
-        components[feature.name] = min(feature.cap, feature.factor * sum(table.ic[v] for v in values[feature.name]))
-    components["dates"] = DATE_WEIGHT * _date_overlap(index, query, other)
-    return _Scored(sum(components.values()), components, concepts, values)
+        table, mine = index.features[feature.name], query.values[feature.name]
+        counted = mine and weights.get(feature.name) and (without_mesh or not feature.unless_mesh)
+        shared = sorted(mine.intersection(table.per_trial[other])) if counted else []
+        values[feature.name] = shared
+        components[feature.name] = (
+            min(feature.cap, feature.factor * sum(table.ic[v] for v in shared)) if shared else 0.0
+        )
+    components["dates"] = DATE_WEIGHT * _date_overlap(index, query.trial, other)
+    components["text"] = TEXT_SCALE * text
+    weighted = {name: weights.get(name, 0.0) * value for name, value in components.items()}
+    return _Scored(sum(weighted.values()), weighted, concepts, values)
 
 
 def _via(index: RelatedIndex, role: str, trial: int, concept: int) -> list[str]:
@@ -547,6 +721,7 @@ def _via(index: RelatedIndex, role: str, trial: int, concept: int) -> list[str]:
 
 
 def _neighbour(index: RelatedIndex, rank: int, query: int, other: int, scored: _Scored) -> Neighbour:
+    """The ranked trial with its reasons: concepts, words and features that count (weight above 0), largest first."""
     shared = [
         SharedConcept(
             role=role,
@@ -558,28 +733,54 @@ def _neighbour(index: RelatedIndex, rank: int, query: int, other: int, scored: _
             other_terms=_via(index, role, other, c),
         )
         for role in ROLES
+        if scored.components[role]
         for c in scored.concepts[role]
     ]
     reasons = [f"{concept.sentence()} [IC {concept.information_content:.2f}]" for concept in shared]
+    words = index.text.shared(query, other) if scored.components["text"] else []
+    if words:
+        listed = "; ".join(word.phrase() for word in words)
+        reasons.append(f"shared words: {listed} [+{scored.components['text']:.2f}]")
     for feature in FEATURES:
         labels = [index.features[feature.name].labels[v] for v in scored.values[feature.name]]
-        if labels:
+        if labels and scored.components[feature.name]:
             reasons.append(f"{feature.phrase}: {', '.join(labels)} [+{scored.components[feature.name]:.2f}]")
     if scored.components["dates"]:
         reasons.append(f"overlapping dates [+{scored.components['dates']:.2f}]")
     if index.hierarchy == REGISTRY_SOURCE:
         reasons.append(f"hierarchy from {REGISTRY_SOURCE}")
     return Neighbour(
-        rank, index.ncts[other], index.titles[other], scored.score, scored.components, shared, reasons, index.hierarchy
+        rank,
+        index.ncts[other],
+        index.titles[other],
+        scored.score,
+        scored.components,
+        shared,
+        reasons,
+        index.hierarchy,
+        words,
     )
 
 
-def rank(index: RelatedIndex, nct_id: str, top: int = 20) -> list[Neighbour]:
+def scores(
+    index: RelatedIndex, nct_id: str, others: Iterable[int] | None = None, weights: Mapping[str, float] = WEIGHTS
+) -> list[tuple[int, _Scored]]:
+    """Each candidate (``others``, else the query's pool) scored against ``nct_id``, best first (ties by NCT id)."""
+    query = index.trial(nct_id)
+    candidates = sorted(set(_pool(index, query, weights) if others is None else others) - {query})
+    texts = index.text.similarity(query, candidates) if weights.get("text") else [0.0] * len(candidates)
+    asked = _Query.of(index, query)
+    scored = [
+        (other, _score(index, asked, other, text, weights)) for other, text in zip(candidates, texts, strict=True)
+    ]
+    scored.sort(key=lambda item: (-item[1].score, index.ncts[item[0]]))
+    return scored
+
+
+def rank(index: RelatedIndex, nct_id: str, top: int = 20, weights: Mapping[str, float] = WEIGHTS) -> list[Neighbour]:
     """The ``top`` trials most related to ``nct_id`` in an index, best first (ties by NCT id)."""
     query = index.trial(nct_id)
-    pool = heapq.nlargest(POOL, _candidates(index, query).items(), key=lambda item: (item[1], -item[0]))
-    scored = [(other, _score(index, query, other)) for other, _ in pool]
-    scored.sort(key=lambda item: (-item[1].score, index.ncts[item[0]]))
+    scored = scores(index, nct_id, weights=weights)
     return [
         _neighbour(index, number, query, other, result)
         for number, (other, result) in enumerate(scored[:top], start=1)

@@ -177,7 +177,8 @@ def related(
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Trials most related to one trial (shared MeSH concepts weighted by information content), with reasons."""
+    """Trials most related to one trial (shared MeSH concepts weighted by information content, shared words,
+    publications, ids, intervention names and sponsors), with reasons."""
     from kg.analysis.related import related as find_related
     from kg.store import QueryResult, open_store
 
@@ -213,9 +214,9 @@ def validate(store: StoreOption = None) -> None:
 
 # Feature command modules: importing one registers its commands on ``app`` (after the core commands above, which
 # is their order in ``kg --help``).
-from kg.cli import build, demo, explore, fetch, landscape, mesh, serve, synth, trial  # noqa: E402
+from kg.cli import build, demo, explore, fetch, landscape, mesh, related_eval, serve, synth, trial  # noqa: E402
 
-FEATURES = (build, mesh, demo, trial, explore, serve, landscape, fetch, synth)
+FEATURES = (build, mesh, demo, trial, explore, serve, landscape, fetch, synth, related_eval)
 from kg.cli import changes  # noqa: E402, F401 - registers `kg changes` (issue 19)
 
 #: What a user's mistake raises: kg's own errors, a file that is missing, a folder or not readable, a path through a
