@@ -26,6 +26,7 @@ from kg.analysis.changes import changes as find_changes
 from kg.analysis.hierarchy import ancestor_table
 from kg.analysis.landscape import Landscape
 from kg.analysis.landscape import landscape as find_landscape
+from kg.analysis.landscape_compare import Comparison, compare
 from kg.analysis.networks import DEFAULT_MIN_IC, bipartite_graph, similarity_graph
 from kg.analysis.related import related as find_related
 from kg.analysis.stats import graph_stats
@@ -36,6 +37,7 @@ from kg.pipeline.build import build_into
 from kg.queries import catalogue, run
 from kg.store import QueryResult, Store, in_memory, open_store
 from kg.views.explorer import write_explorer
+from kg.views.landscape_compare_report import write_comparison
 from kg.views.landscape_report import write_report
 from kg.views.trial_page import write_trial_page
 
@@ -132,18 +134,36 @@ class Graph:
         """
         return ancestor_table(self.store, list(concepts))
 
-    def landscape(self, condition: str | None = None, intervention: str | None = None) -> Landscape:
+    def landscape(
+        self,
+        condition: str | None = None,
+        intervention: str | None = None,
+        *,
+        sponsors: Iterable[str] = (),
+        action: str | None = None,
+    ) -> Landscape:
         """The landscape of a condition MeSH subtree and/or an intervention concept or pharmacological action
-        (``kg landscape``); ``.to_pandas(name)`` gives each of its ``.tables()`` as a DataFrame.
+        (``kg landscape``); ``.to_pandas(name)`` gives each of its ``.tables()`` as a DataFrame (``pipeline``,
+        ``mechanism_matrix``, ``portfolio`` for the lead ``sponsors`` named, …); ``action`` picks the mechanism
+        matrix's columns (the actions under it).
 
         >>> g.landscape(condition="D009369").trials > 0
         True
         """
-        return find_landscape(self.store, condition, intervention)
+        return find_landscape(self.store, condition, intervention, sponsors=tuple(sponsors), action=action)
 
     def landscape_report(self, landscape: Landscape, folder: PathLike) -> Path:
         """Write a landscape's offline HTML report and one CSV per table into ``folder``; return the page's path."""
         return write_report(landscape, Path(folder), store=self.spec)
+
+    def compare_landscapes(self, a: Landscape, b: Landscape) -> Comparison:
+        """Two landscapes side by side (``kg landscape compare``): ``.tables`` (``phases``, ``countries``,
+        ``benchmarks`` …) with each side's trials and shares and the differences, A minus B; ``.to_pandas(name)``."""
+        return compare(a, b)
+
+    def comparison_report(self, comparison: Comparison, folder: PathLike) -> Path:
+        """Write a comparison's offline HTML report and one CSV per table into ``folder``; return the page's path."""
+        return write_comparison(comparison, Path(folder), store=self.spec)
 
     def changes(
         self,

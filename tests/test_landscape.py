@@ -17,15 +17,17 @@ import pytest
 from kg.analysis.landscape import TABLES, Landscape, index_rows, landscape, make_scope
 from kg.identifiers import normalize_mesh_id
 from kg.pipeline.build import build
-from kg.queries import run
+from kg.queries import QueryError, run
 from kg.store import Store, open_store
-from tests.browser_support import needs_chromium, screenshot, watch
+from tests import landscape_support as raw
+from tests.browser_support import ARTEFACTS, needs_chromium, screenshot, watch
 from tests.conftest import CTGOV_DATA, MESH_DATA, NEOPLASMS, needs_mesh, needs_real_data
 
 Study = dict[str, Any]
 ANTINEOPLASTIC_AGENTS = "D000970"
 LEAF = "D011470"  # Prostatic Hyperplasia: no children in MeSH, trials in the real records
 NO_TRIALS = "D000001"  # Calcimycin: a descriptor no real record has as a condition
+ERECTILE_DYSFUNCTION = "D007172"
 #: Both ways of computing a landscape: the named queries (``fast=False``) and the landscape fact table.
 PATHS = pytest.mark.parametrize("fast", [False, True], ids=["queries", "fact-table"])
 HOSTILE = '"><img src=x onerror=alert(1)></script><script>alert(2)</script>'
@@ -467,3 +469,336 @@ def test_landscape_report_escapes_hostile_text(tmp_path: Path, page: Any) -> Non
     page.wait_for_selector("#figure-top_sponsors .main-svg")
     assert HOSTILE in page.locator("#stopped table").inner_text()
     assert log.dialogs == [] and log.page_errors == [] and log.requests == [index.as_uri()]
+
+
+# --- pipeline, mechanism x indication and sponsor portfolios against the raw records ------------------------------
+
+
+@pytest.fixture(scope="module")
+def mesh_files() -> raw.MeshFiles:
+    return raw.MeshFiles()
+
+
+def _in_scope(
+    studies: dict[str, Study], mesh: raw.MeshFiles, condition: str | None, intervention: str | None
+) -> dict[str, Study]:
+    found = raw.condition_scope(studies, mesh, condition) if condition else studies
+    return raw.intervention_scope(found, mesh, intervention) if intervention else found
+
+
+def _case_blind(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pipeline rows with the lead sponsors' names compared as the graph merges them (case and spacing)."""
+    return [{**row, "lead_sponsors": raw.same_name(str(row["lead_sponsors"]))} for row in rows]
+
+
+@pytest.mark.slow
+@PATHS
+@pytest.mark.parametrize(
+    ("condition", "intervention"),
+    [(NEOPLASMS, None), (ERECTILE_DYSFUNCTION, None), (None, ANTINEOPLASTIC_AGENTS)],
+    ids=["neoplasms", "erectile-dysfunction", "antineoplastic-agents"],
+)
+def test_pipeline_mechanisms_and_portfolios_equal_the_records(
+    mesh_store: Store,
+    real_studies: dict[str, Study],
+    mesh_files: raw.MeshFiles,
+    condition: str | None,
+    intervention: str | None,
+    fast: bool,
+) -> None:
+    scope = _in_scope(real_studies, mesh_files, condition, intervention)
+    indexed = [s for s in scope.values() if raw.mesh_terms(s, "conditionBrowseModule")]
+    sponsors = [name for name, _ in Counter(filter(None, map(raw.lead_sponsor, indexed))).most_common(2)]
+    expected = raw.pipeline(scope, mesh_files, intervention)
+    # Enough variety that the highest phase, the ties and the missing phases are exercised.
+    assert len(expected) > 15 and {row["highest_phase"] for row in expected} >= {"PHASE2", "PHASE3"}
+    assert any(row["trials_at_phase"] < row["trials"] for row in expected)
+    result = landscape(mesh_store, condition, intervention, sponsors=sponsors, fast=fast)
+
+    assert _case_blind(result.pipeline) == _case_blind(expected)
+    by_drug: Counter[tuple[str, str]] = Counter()
+    for study in scope.values():
+        if name := raw.lead_sponsor(study):
+            by_drug.update((drug, raw.same_name(name)) for drug in raw.drugs(study, mesh_files, intervention))
+    assert {(r["drug"], raw.same_name(r["sponsor"])): r["trials"] for r in result.pipeline_sponsors} == dict(by_drug)
+    assert result.mechanisms == raw.mechanisms(scope, mesh_files)
+    world = {r["country"]: (r["trials"], r["sites"], r["active_sites"]) for r in result.map}
+    assert world == raw.world_map(scope) and any(active for _, _, active in world.values())
+    assert result.sponsors == sponsors
+    for sponsor in sponsors:
+        cells = {(r["row"], r["phase"]): r["trials"] for r in result.portfolio if r["sponsor"] == sponsor}
+        assert cells and cells == raw.portfolio(scope, mesh_files, condition, sponsor)
+    found = {(r["row"], r["action"], r["phase"]): r["trials"] for r in result.mechanism_matrix}
+    if condition is None:
+        assert found == {}
+    else:
+        assert found and found == raw.mechanism_matrix(scope, mesh_files, condition, None)
+
+
+@pytest.mark.slow
+@PATHS
+def test_mechanism_columns_under_a_chosen_action(
+    mesh_store: Store, neoplasms: dict[str, Study], mesh_files: raw.MeshFiles, fast: bool
+) -> None:
+    """Columns: the actions at or under Antineoplastic Agents, given as --action or as the intervention filter."""
+    expected = raw.mechanism_matrix(neoplasms, mesh_files, NEOPLASMS, ANTINEOPLASTIC_AGENTS)
+    assert len({action for _, action, _ in expected}) > 2
+    chosen = landscape(mesh_store, NEOPLASMS, action=ANTINEOPLASTIC_AGENTS, fast=fast)
+    assert {(r["row"], r["action"], r["phase"]): r["trials"] for r in chosen.mechanism_matrix} == expected
+    filtered = landscape(mesh_store, NEOPLASMS, ANTINEOPLASTIC_AGENTS, fast=fast)
+    assert {r["action"] for r in filtered.mechanism_matrix} <= {action for _, action, _ in expected}
+
+
+@PATHS
+def test_unknown_sponsor_names_close_matches(mesh_store: Store, fast: bool) -> None:
+    with pytest.raises(QueryError, match=r"no lead sponsor is named 'pfizer'.*close matches: 'Pfizer'"):
+        landscape(mesh_store, ERECTILE_DYSFUNCTION, sponsors=["pfizer"], fast=fast)
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_landscape_sections_in_browser(mesh_store: Store, tmp_path: Path, page: Any) -> None:
+    """The pipeline chart, the mechanism heatmap, a portfolio and the world map drawn offline, each with its table a
+    click away."""
+    from kg.views.landscape_report import write_report
+
+    result = landscape(mesh_store, ERECTILE_DYSFUNCTION, sponsors=[str(landscape_top_sponsor(mesh_store))])
+    index = write_report(result, tmp_path / "sections")
+    log = watch(page)
+    page.goto(index.as_uri())
+    for figure in ("pipeline", "mechanism_matrix", "portfolio_0", "map", "benchmarks"):
+        page.wait_for_selector(f"#figure-{figure} .main-svg")
+    assert page.locator("#figure-pipeline .bars path").count() >= min(len(result.pipeline), 40) - 5
+    assert page.locator("#figure-mechanism_matrix .hm").count() == 1
+    # Countries drawn from the inlined geometry (plotly.js would otherwise fetch it from its CDN).
+    assert page.locator("#figure-map .choroplethlocation").count() >= len(result.map) - 10 > 0
+    details = page.locator("#pipeline details")
+    assert not details.locator("table").is_visible()
+    details.locator("summary").click()
+    assert details.locator("table tr").count() == min(len(result.pipeline), 40) + 1
+    for section in ("pipeline", "mechanisms", "portfolio", "map", "benchmarks"):
+        page.locator(f"#{section}").screenshot(path=str(ARTEFACTS / f"landscape-{section}.png"))
+    assert log.requests == [index.as_uri()] and log.console_errors == [] and log.page_errors == []
+
+
+def landscape_top_sponsor(store: Store) -> object:
+    return landscape(store, ERECTILE_DYSFUNCTION).top_sponsors[0]["sponsor"]
+
+
+# --- benchmarks against the raw records -----------------------------------------------------------------------
+
+
+def _figures(rows: list[dict[str, Any]], side: str) -> dict[tuple[str, str], tuple[float, int]]:
+    return {(r["measure"], r["group"]): (r[side], r[f"{side}_trials"]) for r in rows if r[f"{side}_trials"]}
+
+
+def _same_figures(found: dict[tuple[str, str], tuple[float, int]], expected: dict[tuple[str, str], Any]) -> None:
+    assert found.keys() == expected.keys()
+    for key, (value, trials) in expected.items():
+        assert found[key] == (pytest.approx(value, abs=1e-4), trials), key
+
+
+@pytest.mark.slow
+@PATHS
+@pytest.mark.parametrize(
+    ("condition", "intervention"),
+    [(NEOPLASMS, None), (ERECTILE_DYSFUNCTION, None), (None, ANTINEOPLASTIC_AGENTS)],
+    ids=["neoplasms", "erectile-dysfunction", "antineoplastic-agents"],
+)
+def test_benchmarks_equal_the_records(
+    mesh_store: Store,
+    real_studies: dict[str, Study],
+    mesh_files: raw.MeshFiles,
+    condition: str | None,
+    intervention: str | None,
+    fast: bool,
+) -> None:
+    """Durations, enrollment and design by phase for the scope and the whole graph, each table and each median or
+    share equal to plain Python over the raw JSON."""
+    scope = _in_scope(real_studies, mesh_files, condition, intervention)
+    result = landscape(mesh_store, condition, intervention, fast=fast)
+    durations = Counter((raw.phase(s), *found) for s in scope.values() if (found := raw.duration(s)))
+    assert {kind for _, kind, _ in durations} == {"actual", "planned"}
+    assert {(r["phase"], r["duration"], r["months"]): r["trials"] for r in result.durations} == dict(durations)
+    enrolled = Counter((raw.phase(s), count) for s in scope.values() if (count := raw.enrollment(s)) is not None)
+    assert {(r["phase"], r["enrollment"]): r["trials"] for r in result.phase_enrollment} == dict(enrolled)
+    design = Counter(raw.design(s) for s in scope.values())
+    assert {(r["allocation"], r["masking"], r["primary_purpose"], r["arms"]): r["trials"] for r in result.design} == (
+        dict(design)
+    )
+    expected = raw.benchmark_figures(scope.values())
+    assert ("allocation_share", "RANDOMIZED") in expected and ("duration_actual_months", "PHASE3") in expected
+    _same_figures(_figures(result.benchmarks, "scope"), expected)
+    _same_figures(_figures(result.benchmarks, "graph"), raw.benchmark_figures(real_studies.values()))
+    assert all(row["graph_trials"] >= row["scope_trials"] for row in result.benchmarks)
+
+
+# --- kg landscape compare -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compared(mesh_store: Store, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """`kg landscape compare` of Neoplasms (A) and Erectile Dysfunction (B) on the real records, as JSON."""
+    from typer.testing import CliRunner
+
+    from kg.cli.main import app
+
+    out = tmp_path_factory.mktemp("compare") / "report"
+    args = ["landscape", "compare", "-a", NEOPLASMS, "-b", ERECTILE_DYSFUNCTION, "-o", str(out)]
+    answer = CliRunner().invoke(app, [*args, "--store", mesh_store.spec, "--format", "json"])
+    assert answer.exit_code == 0, answer.output
+    return json.loads(answer.stdout), out
+
+
+@pytest.mark.slow
+def test_landscape_compare_equals_the_records(
+    compared: tuple[dict[str, Any], Path], real_studies: dict[str, Study], mesh_files: raw.MeshFiles
+) -> None:
+    """Phases, statuses and benchmarks of two scopes side by side, differences A minus B, against the raw JSON."""
+    data, out = compared
+    a = raw.condition_scope(real_studies, mesh_files, NEOPLASMS)
+    b = raw.condition_scope(real_studies, mesh_files, ERECTILE_DYSFUNCTION)
+    assert (data["a"]["trials"], data["b"]["trials"]) == (len(a), len(b)) and data["report"] == str(out / "index.html")
+    for table, read in (("phases", raw.phase), ("statuses", lambda s: raw.module(s, "statusModule")["overallStatus"])):
+        left, right = Counter(map(read, a.values())), Counter(map(read, b.values()))
+        rows = {row[table[:-1] if table == "phases" else "status"]: row for row in data["tables"][table]}
+        assert rows.keys() == left.keys() | right.keys()
+        for key, row in rows.items():
+            assert (row["a_trials"], row["b_trials"], row["difference"]) == (
+                left[key],
+                right[key],
+                left[key] - right[key],
+            )
+            share = left[key] / len(a) - right[key] / len(b)
+            assert row["share_difference"] == pytest.approx(share, abs=2e-4)
+    assert any(row["share_difference"] > 0 for row in data["tables"]["statuses"])  # both signs, both shaded
+    assert any(row["share_difference"] < 0 for row in data["tables"]["statuses"])
+    ours, theirs = raw.benchmark_figures(a.values()), raw.benchmark_figures(b.values())
+    for row in data["tables"]["benchmarks"]:
+        key = (row["measure"], row["group"])
+        assert (row["a_trials"], row["b_trials"]) == (ours.get(key, (0, 0))[1], theirs.get(key, (0, 0))[1])
+        if key in ours and key in theirs:
+            assert row["difference"] == pytest.approx(ours[key][0] - theirs[key][0], abs=2e-4)
+    with (out / "phases.csv").open(encoding="utf-8") as stream:
+        assert stream.readline().strip() == "phase,a_trials,a_share,b_trials,b_share,difference,share_difference"
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_landscape_compare_in_browser(compared: tuple[dict[str, Any], Path], page: Any) -> None:
+    """The comparison page offline: each chart drawn, differences shaded, tables a click away, nothing fetched."""
+    data, out = compared
+    index = out / "index.html"
+    log = watch(page)
+    page.goto(index.as_uri())
+    for figure in ("phases", "statuses", "countries", "mechanisms", "benchmarks"):
+        page.wait_for_selector(f"#figure-{figure} .main-svg")
+    details = page.locator("#phases details")
+    assert not details.locator("table").is_visible()
+    details.locator("summary").click()
+    assert details.locator("table tr").count() == len(data["tables"]["phases"]) + 1
+    assert page.locator("td.diff[style*='rgba(46, 125, 50']").count() > 0  # A above B
+    assert page.locator("td.diff[style*='rgba(198, 40, 40']").count() > 0  # A below B
+    screenshot(page, "landscape-compare")
+    assert log.requests == [index.as_uri()] and log.console_errors == [] and log.page_errors == []
+
+
+# --- the benchmarks' named queries, as `kg query` runs them, and the fact table ---------------------------------
+
+
+@pytest.mark.slow
+def test_landscape_durations(neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]) -> None:
+    expected = Counter((raw.phase(s), *found) for s in neoplasms.values() if (found := raw.duration(s)))
+    assert {(r["phase"], r["duration"], r["months"]): r["trials"] for r in neoplasms_rows["durations"]} == expected
+
+
+@pytest.mark.slow
+def test_landscape_phase_enrollment(
+    neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]
+) -> None:
+    expected = Counter((raw.phase(s), n) for s in neoplasms.values() if (n := raw.enrollment(s)) is not None)
+    assert {(r["phase"], r["enrollment"]): r["trials"] for r in neoplasms_rows["phase_enrollment"]} == expected
+
+
+@pytest.mark.slow
+def test_landscape_design(neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]) -> None:
+    rows = neoplasms_rows["design"]
+    found = {(r["allocation"], r["masking"], r["primary_purpose"], r["arms"]): r["trials"] for r in rows}
+    assert found == Counter(raw.design(s) for s in neoplasms.values())
+    assert rows == sorted(rows, key=lambda r: (r["allocation"], r["masking"], r["primary_purpose"], r["arms"]))
+
+
+# --- the pipeline, mechanism, portfolio and map named queries, as `kg query` runs them, and the fact table -------
+
+
+@pytest.mark.slow
+def test_landscape_pipeline(
+    neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study], mesh_files: raw.MeshFiles
+) -> None:
+    columns = ("drug", "drug_label", "highest_phase", "trials_at_phase", "trials", "status", "first_start")
+    expected = [{column: row[column] for column in columns} for row in raw.pipeline(neoplasms, mesh_files, None)]
+    assert [{column: row[column] for column in columns} for row in neoplasms_rows["pipeline"]] == expected
+
+
+@pytest.mark.slow
+def test_landscape_pipeline_sponsors(
+    neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study], mesh_files: raw.MeshFiles
+) -> None:
+    expected: Counter[tuple[str, str]] = Counter()
+    for study in neoplasms.values():
+        if name := raw.lead_sponsor(study):
+            expected.update((drug, raw.same_name(name)) for drug in raw.drugs(study, mesh_files, None))
+    rows = neoplasms_rows["pipeline_sponsors"]
+    assert {(r["drug"], raw.same_name(r["sponsor"])): r["trials"] for r in rows} == expected
+
+
+@pytest.mark.slow
+def test_landscape_mechanisms(
+    neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study], mesh_files: raw.MeshFiles
+) -> None:
+    assert neoplasms_rows["mechanisms"] == raw.mechanisms(neoplasms, mesh_files)
+
+
+@pytest.mark.slow
+def _top_cells(rows: list[dict[str, Any]], neoplasms: dict[str, Study], mesh: raw.MeshFiles) -> dict[Any, int]:
+    """Matrix cells ``(row, action, phase) -> trials`` in the columns of the top actions."""
+    columns = {row["action"] for row in raw.mechanisms(neoplasms, mesh)[: raw.TOP_ACTIONS]}
+    return {
+        (str(r["row"]).rsplit("/", 1)[-1], r["action"], r["phase"]): r["trials"] for r in rows if r["action"] in columns
+    }
+
+
+@pytest.mark.slow
+def test_landscape_mechanism_root(mesh_store: Store, neoplasms: dict[str, Study], mesh_files: raw.MeshFiles) -> None:
+    """The condition's own row: the trials indexed to Neoplasms itself."""
+    root = _top_cells(run(mesh_store, "landscape_mechanism_root", {"concept": NEOPLASMS}).rows, neoplasms, mesh_files)
+    expected = raw.mechanism_matrix(neoplasms, mesh_files, NEOPLASMS, None)
+    assert root and root == {cell: trials for cell, trials in expected.items() if cell[0] == NEOPLASMS}
+
+
+@pytest.mark.slow
+def test_landscape_mechanism_matrix_with_its_root(
+    mesh_store: Store,
+    neoplasms_rows: dict[str, list[dict[str, Any]]],
+    neoplasms: dict[str, Study],
+    mesh_files: raw.MeshFiles,
+) -> None:
+    """The children's cells with the condition's own row (a query of its own; the fact table has both)."""
+    root = run(mesh_store, "landscape_mechanism_root", {"concept": NEOPLASMS}).rows
+    cells = _top_cells([*neoplasms_rows["mechanism_matrix"], *root], neoplasms, mesh_files)
+    assert cells == raw.mechanism_matrix(neoplasms, mesh_files, NEOPLASMS, None)
+
+
+@pytest.mark.slow
+def test_landscape_portfolio(mesh_store: Store, neoplasms: dict[str, Study], mesh_files: raw.MeshFiles) -> None:
+    sponsor = Counter(filter(None, map(raw.lead_sponsor, neoplasms.values()))).most_common(1)[0][0]
+    rows = run(mesh_store, "landscape_portfolio", {"concept": NEOPLASMS, "sponsor": sponsor}).rows
+    assert rows and {(r["row"], r["phase"]): r["trials"] for r in rows} == raw.portfolio(
+        neoplasms, mesh_files, NEOPLASMS, sponsor
+    )
+
+
+@pytest.mark.slow
+def test_landscape_map(neoplasms_rows: dict[str, list[dict[str, Any]]], neoplasms: dict[str, Study]) -> None:
+    found = {r["country"]: (r["trials"], r["sites"], r["active_sites"]) for r in neoplasms_rows["map"]}
+    assert found == raw.world_map(neoplasms)

@@ -255,12 +255,15 @@ def _sample() -> list[dict[str, Any]]:
 
 
 def _sample_params() -> Iterator[dict[str, str]]:
-    """Parameters about each sample trial in turn: the trial, and the first condition MeSH term it has."""
+    """Parameters about each sample trial in turn: the trial, the first condition MeSH term it has, its lead
+    sponsor."""
     yield _PARAMS
     for study in _sample():
         meshes = study.get("derivedSection", {}).get("conditionBrowseModule", {}).get("meshes", [])
         concept = normalize_mesh_id(meshes[0]["id"]) if meshes else _PARAMS["concept"]
-        yield {**_PARAMS, "nct": study["protocolSection"]["identificationModule"]["nctId"], "concept": concept}
+        lead = study["protocolSection"].get("sponsorCollaboratorsModule", {}).get("leadSponsor", {})
+        nct = study["protocolSection"]["identificationModule"]["nctId"]
+        yield {**_PARAMS, "nct": nct, "concept": concept, "sponsor": lead.get("name", _PARAMS["sponsor"])}
 
 
 _PARAMS = {
@@ -270,6 +273,7 @@ _PARAMS = {
     "concept": "D009371",
     "label": "Neoplasms",
     "since": "2026-01-01",
+    "sponsor": "Pfizer",
 }
 
 

@@ -3,10 +3,11 @@
 A landscape over a top-level subtree (Neoplasms) touches a quarter of the registry; aggregating that in SPARQL
 takes half a minute at 600k trials on two cores. This table holds the same facts (phase, status, start year,
 enrollment, lead sponsors, countries, intervention types, stop reasons, MeSH terms, posted results, serious
-adverse events, references) as NumPy arrays over trial and concept numbers, so :mod:`kg.analysis.landscape`
-computes every table with a few vectorised counts. Each function here answers exactly what one
-``queries/landscape_*.rq`` answers (same rows, order and value types): the queries stay the definition, and what a
-remote store runs.
+adverse events, references, start dates, the concepts' labels and pharmacological actions, the start and primary
+completion dates' types, allocation, masking, primary purpose and arms) as NumPy arrays over
+trial and concept numbers, so :mod:`kg.analysis.landscape` computes every table with a few vectorised counts.
+Each function here answers exactly what one ``queries/landscape_*.rq`` answers (same rows, order and value
+types): the queries stay the definition, and what a remote store runs.
 
 The MeSH side of a scope (which concepts sit under the condition, which drugs have an action under the
 intervention, the condition's children) is vocabulary-sized, not registry-sized: it is asked of the store per
@@ -25,7 +26,7 @@ import heapq
 import logging
 import time
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,21 +39,31 @@ from kg.store import Store
 from kg.vocab import MESH, SPARQL_PROLOGUE
 
 __all__ = [
+    "ACTIVE_SITE_STATUSES",
+    "DURATIONS",
     "LANDSCAPE_INDEX",
+    "NOT_A_PHASE",
+    "NOT_STATED",
     "NO_MONTH",
     "NO_YEAR",
+    "PIPELINE_PHASES",
     "Events",
     "LandscapeIndex",
     "Pairs",
     "References",
+    "Sites",
     "build_landscape_index",
+    "concepts_under",
+    "sections",
     "table_rows",
 ]
 
 logger = logging.getLogger(__name__)
 
-_FORMAT: Final = 2
+_FORMAT: Final = 6
 _NONE: Final = "NONE"
+#: A design field (allocation, masking, primary purpose) the record does not state (masking has a NONE of its own).
+NOT_STATED: Final = "NOT_STATED"
 #: ``year`` of a trial without a start date.
 NO_YEAR: Final = np.iinfo(np.int32).min
 #: ``primary_month`` / ``posted_month`` of a trial without that date (or with a year only).
@@ -170,6 +181,38 @@ class References:
 
 
 @dataclass
+class Sites:
+    """Trial sites, one entry per location a trial lists (with its site's country), and the active ones again."""
+
+    trials: Ints
+    countries: Ints  # index into the table's ``country_names``
+    active_trials: Ints  # the locations whose own status is one of ACTIVE_SITE_STATUSES
+    active_countries: Ints
+
+
+#: Site statuses of a site still taking part: the world map's active sites.
+ACTIVE_SITE_STATUSES: Final = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING")
+#: Every location's trial and country: whole-predicate sub-selects, joined by hash (3x faster than a path here).
+_SITES: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?trial ?country WHERE {
+  { SELECT ?trial ?location WHERE { ?trial kg:location ?location } }
+  { SELECT ?location ?site WHERE { ?location kg:site ?site } }
+  { SELECT ?site ?country WHERE { ?site kg:country ?country } }
+}"""
+)
+#: The active locations' trial and country: few, so each is looked up from its status.
+_ACTIVE_SITES: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?trial ?country WHERE {
+  VALUES ?status { %s }
+  ?location kg:recruitmentStatus ?status . ?trial kg:location ?location . ?location kg:site ?site .
+  ?site kg:country ?country .
+}"""
+)
+
+
+@dataclass
 class LandscapeIndex:
     """Every fact the landscape queries read, by trial number (see the module docstring)."""
 
@@ -186,6 +229,9 @@ class LandscapeIndex:
     statuses: Pairs
     status_iris: list[str]
     year: Ints
+    #: Per trial: its start date as written (``MIN(STR(?date))``), an index into the sorted ``start_texts`` (-1 none).
+    start: Ints
+    start_texts: list[str]
     estimated: Mask
     enrollment: npt.NDArray[Any]  # int64, or Python ints when a count does not fit
     enrolled: Mask
@@ -198,6 +244,7 @@ class LandscapeIndex:
     sponsor_class_codes: list[str | None]  # MIN of the organisation's class codes
     countries: Pairs
     country_names: list[str | None]
+    sites: Sites
     intervention_types: Pairs  # values: labels (STRAFTER of the type IRI)
     intervention_type_labels: list[str]
     #: The trials' MeSH terms (values: positions in ``concepts``); the registry's ancestor lists only without MeSH.
@@ -206,12 +253,32 @@ class LandscapeIndex:
     registry_condition: Pairs  # kg:registryConditionAncestor
     registry_intervention: Pairs
     concepts: list[str]  # IRIs of the concepts the trials name, sorted
+    #: Per concept: its smallest ``skos:prefLabel``, else its smallest ``kg:registryTerm`` (``None`` without either).
+    concept_labels: list[str | None]
+    #: Pharmacological actions of the concepts (pairs of a position in ``concepts`` and one in ``action_iris``).
+    concept_actions: Pairs
+    action_iris: list[str]
+    action_labels: list[str | None]  # smallest skos:prefLabel
     has_results: Mask
     #: Per trial: year * 12 + month of its primary completion and first results posting (``NO_MONTH`` without).
     primary_month: Ints
     posted_month: Ints
     serious_events: Events
     references: References
+    #: Per trial: the month of its first start date (``NO_MONTH`` without one, or with a year only).
+    start_month: Ints
+    #: Per trial: whether its start and primary completion dates are estimated (the smallest of the
+    #: ``kg:…Estimated`` values: 0 ACTUAL, 1 ESTIMATED or ANTICIPATED, -1 when the record gives no type).
+    start_type: npt.NDArray[np.int8]
+    primary_type: npt.NDArray[np.int8]
+    #: Per trial: its (first) allocation, masking and primary purpose code, ``NOT_STATED`` without one, and its arms.
+    allocation: npt.NDArray[np.int16]
+    allocation_labels: list[str]
+    masking: npt.NDArray[np.int16]
+    masking_labels: list[str]
+    purpose: npt.NDArray[np.int16]
+    purpose_labels: list[str]
+    arms: Ints
     seconds: float = 0.0
     format: int = _FORMAT
 
@@ -236,7 +303,7 @@ class LandscapeIndex:
         parts = [
             part
             for value in vars(self).values()
-            for part in (vars(value).values() if isinstance(value, (Pairs, Events, References)) else (value,))
+            for part in (vars(value).values() if isinstance(value, (Pairs, Events, References, Sites)) else (value,))
         ]
         return sum(part.nbytes for part in parts if isinstance(part, np.ndarray))
 
@@ -349,6 +416,30 @@ def _months(store: Store, path: str, trial: Callable[[str], int | None], trials:
     return months
 
 
+def _flags(store: Store, path: str, trial: Callable[[str], int | None], trials: int) -> npt.NDArray[np.int8]:
+    """Per trial, its smallest ``path`` flag in string order (``MIN(STR(?flag))``): 0 false, 1 true, -1 none."""
+    flags = np.full(trials, -1, dtype=np.int8)
+    for number, value in _scalars(store, path, trial):
+        flag = 1 if value == "true" else 0
+        flags[number] = flag if flags[number] < 0 else min(int(flags[number]), flag)
+    return flags
+
+
+def _codes(
+    store: Store, path: str, trial: Callable[[str], int | None], trials: int, marker: str
+) -> tuple[npt.NDArray[np.int16], list[str]]:
+    """Per trial, the code (``STRAFTER`` of ``marker``) of its smallest ``path`` IRI, ``NOT_STATED`` without one."""
+    first: dict[int, str] = {}
+    for number, value in _scalars(store, path, trial):
+        if number not in first or value < first[number]:
+            first[number] = value
+    labels = _Interner()
+    codes = np.full(trials, labels(NOT_STATED), dtype=np.int16)
+    for number, value in first.items():
+        codes[number] = labels(_after(value, marker))
+    return codes, labels.texts
+
+
 def _serious_events(store: Store, trial: Callable[[str], int | None]) -> Events:
     """Every serious adverse event of a trial, with its groups' participants summed (a count not given adds 0)."""
     systems, terms = _Interner(), _Interner()
@@ -378,6 +469,22 @@ def _serious_events(store: Store, trial: Callable[[str], int | None]) -> Events:
         systems.texts,
         terms.texts,
     )
+
+
+def _sites(store: Store, trial: Callable[[str], int | None], countries: Callable[[str], int]) -> Sites:
+    """Every location of a trial whose site has a country, and the active ones, numbered like the trials'
+    countries."""
+    statuses = " ".join(f"<{_ENUMS}{status}>" for status in ACTIVE_SITE_STATUSES)
+    found: list[Ints] = []
+    for query in (_SITES, _ACTIVE_SITES % statuses):
+        owners, country_of = array("i"), array("i")
+        for subject, country in store.solutions(query, "trial", "country"):
+            number = trial(subject)
+            if number is not None:
+                owners.append(number)
+                country_of.append(countries(country))
+        found.extend((np.asarray(owners, dtype=np.int32), np.asarray(country_of, dtype=np.int32)))
+    return Sites(*found)
 
 
 def _references(store: Store, trial: Callable[[str], int | None]) -> References:
@@ -413,8 +520,23 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
     for number, value in _scalars(store, "kg:startDateEstimated", trial):
         estimated[number] |= value == "true"
     year = np.full(trials, NO_YEAR, dtype=np.int32)
+    first_start: dict[int, str] = {}
     for number, value in _scalars(store, "kg:startDate", trial):
         year[number] = int(value[:4])
+        if number not in first_start or value < first_start[number]:
+            first_start[number] = value
+    start_texts = sorted(set(first_start.values()))
+    start_month = np.full(trials, NO_MONTH, dtype=np.int32)
+    for number, value in first_start.items():
+        start_month[number] = _month(value)
+    arms = np.bincount(_read(store, _predicate("kg:arm"), trial, _Interner()).trials, minlength=trials).astype(np.int32)
+    allocation, allocation_labels = _codes(store, "kg:allocation", trial, trials, "/allocation/")
+    masking, masking_labels = _codes(store, "kg:masking", trial, trials, "/masking/")
+    purpose, purpose_labels = _codes(store, "kg:primaryPurpose", trial, trials, "/primaryPurpose/")
+    start = np.full(trials, -1, dtype=np.int32)
+    start_rank = {text: rank for rank, text in enumerate(start_texts)}
+    for number, value in first_start.items():
+        start[number] = start_rank[value]
     counts: list[int] = [0] * trials
     enrolled = np.zeros(trials, dtype=bool)
     for number, value in _scalars(store, "kg:enrollment", trial):
@@ -443,6 +565,7 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
     organisations, country_nodes = _Interner(), _Interner()
     sponsors = _read(store, _predicate("kg:leadSponsor"), trial, organisations)
     countries = _read(store, _predicate("kg:country"), trial, country_nodes)
+    sites = _sites(store, trial, country_nodes)
 
     concepts = _Interner()
     # The registry's lists define scopes only without a loaded hierarchy: at registry scale they are most pairs.
@@ -459,6 +582,13 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
     iris = concepts.texts
     renumber = _ranks(iris)  # concepts in IRI order: found by bisection
     by_trial = {path: pairs.renumbered(renumber) for path, pairs in by_trial.items()}
+    concept_iris = sorted(iris)
+    concept_position = {iri: number for number, iri in enumerate(concept_iris)}.get
+    named = "kg:conditionMesh|kg:interventionMesh"
+    preferred = _names(store, named, concept_iris, "skos:prefLabel")
+    registry_terms = _names(store, named, concept_iris, "kg:registryTerm")
+    actions = _Interner()
+    concept_actions = _read(store, _predicate("kg:pharmacologicalAction"), concept_position, actions)
 
     index = LandscapeIndex(
         fingerprint=fingerprint,
@@ -471,6 +601,8 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
         statuses=statuses,
         status_iris=status_iris.texts,
         year=year,
+        start=start,
+        start_texts=start_texts,
         estimated=estimated,
         enrollment=enrollment,
         enrolled=enrolled,
@@ -485,18 +617,35 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
         ),
         countries=countries,
         country_names=_names(store, "kg:country", country_nodes.texts, "rdfs:label"),
+        sites=sites,
         intervention_types=intervention_types,
         intervention_type_labels=intervention_type_labels,
         condition_mesh=by_trial["kg:conditionMesh"],
         intervention_mesh=by_trial["kg:interventionMesh"],
         registry_condition=by_trial["kg:registryConditionAncestor"],
         registry_intervention=by_trial["kg:registryInterventionAncestor"],
-        concepts=sorted(iris),
+        concepts=concept_iris,
+        concept_labels=[
+            label if label is not None else term for label, term in zip(preferred, registry_terms, strict=True)
+        ],
+        concept_actions=concept_actions,
+        action_iris=actions.texts,
+        action_labels=_names(store, "kg:pharmacologicalAction", actions.texts, "skos:prefLabel"),
         has_results=has_results,
         primary_month=_months(store, "kg:primaryCompletionDate", trial, trials),
         posted_month=_months(store, "kg:resultsFirstPosted", trial, trials),
         serious_events=_serious_events(store, trial),
         references=_references(store, trial),
+        start_month=start_month,
+        start_type=_flags(store, "kg:startDateEstimated", trial, trials),
+        primary_type=_flags(store, "kg:primaryCompletionDateEstimated", trial, trials),
+        allocation=allocation,
+        allocation_labels=allocation_labels,
+        masking=masking,
+        masking_labels=masking_labels,
+        purpose=purpose,
+        purpose_labels=purpose_labels,
+        arms=arms,
     )
     index.seconds = round(time.perf_counter() - started, 3)
     logger.info("landscape index: %d trials, %.1f s, %.1f MiB", trials, index.seconds, index.size_bytes() / 2**20)
@@ -529,6 +678,11 @@ _CHILDREN: Final = (
 )
 
 
+def concepts_under(store: Store, ui: str) -> set[str]:
+    """The IRIs of the concept ``ui`` and every concept below it in the loaded tree."""
+    return _vocabulary(store, _UNDER, ui)
+
+
 def _vocabulary(store: Store, query: str, ui: str) -> set[str]:
     """The concepts a bound vocabulary pattern reaches from ``ui`` (always ``ui`` itself: zero-length paths)."""
     concept = MESH[ui]
@@ -537,21 +691,23 @@ def _vocabulary(store: Store, query: str, ui: str) -> set[str]:
 
 def _scope(
     store: Store, index: LandscapeIndex, condition: str | None, intervention: str | None, mesh: bool
-) -> tuple[Mask, Mask]:
-    """The trials in scope (``SCOPES`` of :mod:`kg.analysis.landscape`), and the condition terms that put them there."""
+) -> tuple[Mask, Mask, Mask | None]:
+    """The trials in scope (``SCOPES`` of :mod:`kg.analysis.landscape`), the condition terms that put them there,
+    and (with an intervention and the MeSH tree) the intervention terms that did."""
     scope = np.ones(index.trials, dtype=bool)
     terms = np.zeros(len(index.concepts), dtype=bool)
+    reached: Mask | None = None
     if condition is not None:
         terms = index.concept_mask(_vocabulary(store, _UNDER, condition) if mesh else {str(MESH[condition].value)})
         scope &= index.trials_with(terms, index.condition_mesh, *(() if mesh else (index.registry_condition,)))
     if intervention is not None:
         if mesh:
-            drugs = index.concept_mask(_vocabulary(store, _WITH_ACTION, intervention))
+            drugs = reached = index.concept_mask(_vocabulary(store, _WITH_ACTION, intervention))
             scope &= index.trials_with(drugs, index.intervention_mesh)
         else:
             drugs = index.concept_mask({str(MESH[intervention].value)})
             scope &= index.trials_with(drugs, index.intervention_mesh, index.registry_intervention)
-    return scope, terms
+    return scope, terms, reached
 
 
 def _named(counts: Ints, names: list[str | None], limit: int | None) -> list[tuple[str, int, int]]:
@@ -620,6 +776,20 @@ def _countries(index: LandscapeIndex, scope: Mask) -> Rows:
     return [{"country": name, "trials": trials} for name, trials, _ in _named(counts, index.country_names, None)]
 
 
+def _map(index: LandscapeIndex, scope: Mask) -> Rows:
+    """``landscape_map.rq``: per (named) country of the sites of trials in scope, the trials, sites and active sites."""
+    sites = index.sites
+    chosen = scope[sites.trials]
+    size = len(index.country_names)
+    trials = Pairs.distinct(sites.trials[chosen], sites.countries[chosen]).counts(scope, size)
+    counted = np.bincount(sites.countries[chosen], minlength=size)
+    active = np.bincount(sites.active_countries[scope[sites.active_trials]], minlength=size)
+    return [
+        {"country": name, "trials": count, "sites": int(counted[node]), "active_sites": int(active[node])}
+        for name, count, node in _named(trials, index.country_names, None)
+    ]
+
+
 def _enrollment(index: LandscapeIndex, scope: Mask) -> Rows:
     values, counts = np.unique(index.enrollment[scope & index.enrolled], return_counts=True)
     return [
@@ -653,19 +823,35 @@ def _children(store: Store, index: LandscapeIndex, condition: str) -> list[tuple
     return [(iri, label, index.concept_mask(terms)) for (iri, label), terms in sorted(found.items())]
 
 
+def _members(
+    store: Store, index: LandscapeIndex, scope: Mask, terms: Mask, condition: str
+) -> Iterator[tuple[str, str, Mask]]:
+    """``(row IRI, row label, trials)`` per child of the condition: the trials in ``scope`` with a condition term
+    (one that put them in scope, ``terms``) at or under the child."""
+    held = index.condition_mesh
+    in_scope = scope[held.trials] & terms[held.values]
+    for iri, label, under in _children(store, index, condition):
+        members = np.zeros(index.trials, dtype=bool)
+        members[held.trials[in_scope & under[held.values]]] = True
+        yield iri, label, members
+
+
+def _cells(keys: npt.NDArray[np.int64], width: int) -> Iterator[tuple[int, int, int]]:
+    """``(column, phase, trials)`` of the keys ``column * width + phase`` that occur."""
+    for key, count in enumerate(np.bincount(keys).tolist()):
+        if count:
+            yield key // width, key % width, count
+
+
 def _matrix(store: Store, index: LandscapeIndex, scope: Mask, terms: Mask, condition: str) -> Rows:
     """``landscape_matrix.rq``: per child of the condition, intervention type and phase, the trials in scope with
     a condition term (one that put them in scope) at or under the child."""
-    held = index.condition_mesh
-    in_scope = scope[held.trials] & terms[held.values]
     types = index.intervention_types
     labels = [*index.intervention_type_labels, _NONE]
     untyped = ~types.having(index.trials)
     width = len(index.phase_labels)
     rows: Rows = []
-    for iri, label, under in _children(store, index, condition):
-        members = np.zeros(index.trials, dtype=bool)
-        members[held.trials[in_scope & under[held.values]]] = True
+    for iri, label, members in _members(store, index, scope, terms, condition):
         chosen = members[types.trials]
         keys = np.concatenate(
             (
@@ -674,15 +860,176 @@ def _matrix(store: Store, index: LandscapeIndex, scope: Mask, terms: Mask, condi
             )
         )
         counted: dict[tuple[str, str], int] = {}
-        for key, count in enumerate(np.bincount(keys).tolist()):
-            if count:
-                cell = (labels[key // width], index.phase_labels[key % width])
-                counted[cell] = counted.get(cell, 0) + count
+        for kind, phase, count in _cells(keys, width):
+            cell = (labels[kind], index.phase_labels[phase])
+            counted[cell] = counted.get(cell, 0) + count
         rows.extend(
             {"row": iri, "row_label": label, "intervention_type": kind, "phase": phase, "trials": count}
             for (kind, phase), count in counted.items()
         )
     return sorted(rows, key=lambda row: (row["row_label"], row["intervention_type"], row["phase"]))
+
+
+# --- pipeline, mechanisms and sponsor portfolios ------------------------------------------------------------------
+
+#: Phases in the order a pipeline ranks them; any other phase label (NA, none) ranks 0, "not a phase".
+PIPELINE_PHASES: Final = ("EARLY_PHASE1", "PHASE1", "PHASE1/PHASE2", "PHASE2", "PHASE2/PHASE3", "PHASE3", "PHASE4")
+NOT_A_PHASE: Final = "NA"
+
+
+def _ui(iri: str) -> str:
+    return _after(iri, "/mesh/")
+
+
+def _join(keys: Ints, table: Pairs) -> tuple[Ints, Ints]:
+    """For each key, every value ``table`` pairs it with: (position in ``keys``, value) per match."""
+    low = np.searchsorted(table.trials, keys, side="left")
+    counts = np.searchsorted(table.trials, keys, side="right") - low
+    owners = np.repeat(np.arange(len(keys), dtype=np.int32), counts)
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owners, table.values[np.repeat(low, counts) + offsets]
+
+
+def _drug_pairs(index: LandscapeIndex, scope: Mask, drugs: Mask | None) -> tuple[Ints, Ints]:
+    """(trial, concept) per intervention MeSH term of a trial in scope (only ``drugs`` when given)."""
+    pairs = index.intervention_mesh
+    chosen = scope[pairs.trials] & (drugs[pairs.values] if drugs is not None else True)
+    return pairs.trials[chosen], pairs.values[chosen]
+
+
+def _pipeline(index: LandscapeIndex, scope: Mask, drugs: Mask | None) -> Rows:
+    """``landscape_pipeline.rq``: per concept, its highest phase, trials there and in all, the most advanced
+    trial's status (highest phase, latest start, highest NCT id) and the first and latest start."""
+    trials, concepts = _drug_pairs(index, scope, drugs)
+    ranks = np.asarray(
+        [PIPELINE_PHASES.index(label) + 1 if label in PIPELINE_PHASES else 0 for label in index.phase_labels],
+        dtype=np.int32,
+    )[index.phase[trials]]
+    starts = index.start[trials]
+    order = np.lexsort((trials, starts, ranks, concepts))
+    trials, concepts, ranks, starts = trials[order], concepts[order], ranks[order], starts[order]
+    ends = np.flatnonzero(np.r_[concepts[1:] != concepts[:-1], True]) if len(order) else np.zeros(0, dtype=np.int64)
+    beginnings = np.r_[0, ends[:-1] + 1].astype(np.int64) if len(ends) else ends
+    counts = ends - beginnings + 1
+    top = ranks[ends]
+    at_top = np.add.reduceat((ranks == np.repeat(top, counts)).astype(np.int64), beginnings) if len(ends) else ends
+    dated = np.where(starts >= 0, starts, np.iinfo(np.int32).max)
+    first = np.minimum.reduceat(dated, beginnings) if len(ends) else ends
+    last = np.maximum.reduceat(starts, beginnings) if len(ends) else ends
+    rows: Rows = []
+    for end, count, rank, at, low, high in zip(
+        ends.tolist(), counts.tolist(), top.tolist(), at_top.tolist(), first.tolist(), last.tolist(), strict=True
+    ):
+        concept = int(concepts[end])
+        drug = _ui(index.concepts[concept])
+        rows.append(
+            {
+                "drug": drug,
+                "drug_label": index.concept_labels[concept] or drug,
+                "highest_phase": PIPELINE_PHASES[rank - 1] if rank else NOT_A_PHASE,
+                "trials_at_phase": at,
+                "trials": count,
+                "status": index.status_labels[index.status[trials[end]]],
+                "first_start": index.start_texts[low] if high >= 0 else None,
+                "latest_start": index.start_texts[high] if high >= 0 else None,
+                "_rank": rank,
+            }
+        )
+    rows.sort(key=lambda row: (-row["_rank"], -row["trials"], row["drug_label"], row["drug"]))
+    for row in rows:
+        del row["_rank"]
+    return rows
+
+
+def _pipeline_sponsors(index: LandscapeIndex, scope: Mask, drugs: Mask | None) -> Rows:
+    """``landscape_pipeline_sponsors.rq``: trials per concept and (named) lead sponsor."""
+    trials, concepts = _drug_pairs(index, scope, drugs)
+    owners, organisations = _join(trials, index.sponsors)
+    keys, counts = np.unique(
+        (concepts[owners].astype(np.int64) << 32) | organisations.astype(np.int64), return_counts=True
+    )
+    rows = [
+        {"drug": _ui(index.concepts[key >> 32]), "sponsor": name, "trials": count}
+        for key, count in zip(keys.tolist(), counts.tolist(), strict=True)
+        if (name := index.sponsor_names[key & 0xFFFFFFFF]) is not None
+    ]
+    return sorted(rows, key=lambda row: (row["drug"], -row["trials"], row["sponsor"].lower(), row["sponsor"]))
+
+
+def _trial_actions(index: LandscapeIndex, scope: Mask) -> Pairs:
+    """(trial, action) per pharmacological action of an intervention MeSH term of a trial in scope."""
+    trials, concepts = _drug_pairs(index, scope, None)
+    owners, actions = _join(concepts, index.concept_actions)
+    return Pairs.distinct(trials[owners], actions)
+
+
+def _action_label(index: LandscapeIndex, action: int) -> str:
+    return index.action_labels[action] or _ui(index.action_iris[action])
+
+
+def _mechanisms(index: LandscapeIndex, scope: Mask) -> Rows:
+    """``landscape_mechanisms.rq``: trials in scope per pharmacological action of their intervention terms."""
+    counts = np.bincount(_trial_actions(index, scope).values, minlength=len(index.action_iris))
+    rows = [
+        {"action": _ui(index.action_iris[action]), "action_label": _action_label(index, action), "trials": count}
+        for action, count in enumerate(counts.tolist())
+        if count
+    ]
+    return sorted(rows, key=lambda row: (-row["trials"], row["action_label"], row["action"]))
+
+
+def _mechanism_matrix(store: Store, index: LandscapeIndex, scope: Mask, terms: Mask, condition: str) -> Rows:
+    """``landscape_mechanism_matrix.rq``: per child of the condition (and the condition itself, for the trials
+    indexed to it directly), pharmacological action and phase."""
+    actions = _trial_actions(index, scope)
+    width = len(index.phase_labels)
+    iri = str(MESH[condition].value)
+    itself = index.concept_mask({iri})
+    root = []  # the condition as a row of its own: the trials indexed to it directly
+    for position in np.flatnonzero(itself).tolist():
+        indexed = index.trials_with(itself, index.condition_mesh)
+        root.append((iri, index.concept_labels[position] or condition, scope & indexed))
+    rows: Rows = []
+    for iri, label, members in [*_members(store, index, scope, terms, condition), *root]:
+        chosen = members[actions.trials]
+        keys = actions.values[chosen].astype(np.int64) * width + index.phase[actions.trials[chosen]]
+        rows.extend(
+            {
+                "row": _ui(iri),
+                "row_label": label,
+                "action": _ui(index.action_iris[action]),
+                "phase": index.phase_labels[phase],
+                "trials": count,
+            }
+            for action, phase, count in _cells(keys, width)
+        )
+    return sorted(rows, key=lambda row: (row["row_label"], row["row"], row["action"], row["phase"]))
+
+
+def _portfolio(index: LandscapeIndex, scope: Mask, terms: Mask | None, sponsors: Sequence[str]) -> Rows:
+    """``landscape_portfolio.rq`` per sponsor (a lead sponsor's name as shown): its trials in scope per condition
+    term (one of ``terms``, those that put the trial in scope; any without) and phase."""
+    held = index.condition_mesh
+    width = len(index.phase_labels)
+    rows: Rows = []
+    for sponsor in sponsors:
+        organisations = [number for number, name in enumerate(index.sponsor_names) if name == sponsor]
+        led = np.zeros(index.trials, dtype=bool)
+        led[index.sponsors.trials[np.isin(index.sponsors.values, organisations)]] = True
+        chosen = (scope & led)[held.trials] & (terms[held.values] if terms is not None else True)
+        keys = held.values[chosen].astype(np.int64) * width + index.phase[held.trials[chosen]]
+        for concept, phase, count in _cells(keys, width):
+            ui = _ui(index.concepts[concept])
+            rows.append(
+                {
+                    "sponsor": sponsor,
+                    "row": ui,
+                    "row_label": index.concept_labels[concept] or ui,
+                    "phase": index.phase_labels[phase],
+                    "trials": count,
+                }
+            )
+    return sorted(rows, key=lambda row: (row["sponsor"], row["row_label"], row["row"], row["phase"]))
 
 
 def _results(index: LandscapeIndex, scope: Mask) -> Rows:
@@ -761,23 +1108,115 @@ def _publications(index: LandscapeIndex, scope: Mask) -> Rows:
     return sorted(rows, key=lambda row: row["reference_type"])
 
 
-def table_rows(
-    store: Store, index: LandscapeIndex, condition: str | None, intervention: str | None, hierarchy: str
-) -> dict[str, Rows]:
-    """The rows each landscape query returns for this scope (condition and intervention: MeSH UIs): the trial side
-    counted in ``index``, the vocabulary side asked of ``store``."""
-    scope, terms = _scope(store, index, condition, intervention, hierarchy == "mesh")
+# --- benchmarks -------------------------------------------------------------------------------------------------
+
+#: The kinds of duration a benchmark measures (see ``landscape_durations.rq``).
+DURATIONS: Final = ("actual", "planned")
+
+
+def _durations(index: LandscapeIndex, scope: Mask) -> Rows:
+    """``landscape_durations.rq``: trials per phase, kind of duration (both dates ACTUAL: actual; primary completion
+    ESTIMATED or ANTICIPATED: planned) and whole months from start to primary completion."""
+    planned = index.primary_type == 1
+    actual = (index.start_type == 0) & (index.primary_type == 0)
+    dated = (index.start_month != NO_MONTH) & (index.primary_month != NO_MONTH)
+    months = index.primary_month.astype(np.int64) - index.start_month
+    counted: dict[tuple[str, str, int], int] = {}
+    for kind, members in zip(DURATIONS, (actual, planned), strict=True):
+        chosen = scope & dated & members
+        found = months[chosen]
+        low = int(found.min()) if len(found) else 0
+        width = int(found.max()) - low + 1 if len(found) else 1
+        keys, counts = np.unique(index.phase[chosen].astype(np.int64) * width + found - low, return_counts=True)
+        for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
+            cell = (index.phase_labels[key // width], kind, key % width + low)
+            counted[cell] = counted.get(cell, 0) + count
+    rows = [{"phase": p, "duration": k, "months": m, "trials": n} for (p, k, m), n in counted.items()]
+    return sorted(rows, key=lambda row: (row["phase"], row["duration"], row["months"]))
+
+
+def _phase_enrollment(index: LandscapeIndex, scope: Mask) -> Rows:
+    """``landscape_phase_enrollment.rq``: trials per phase and enrollment count."""
+    chosen = scope & index.enrolled
+    counted: dict[tuple[str, int], int] = {}
+    for phase, value in zip(index.phase[chosen].tolist(), index.enrollment[chosen].tolist(), strict=True):
+        cell = (index.phase_labels[phase], value)
+        counted[cell] = counted.get(cell, 0) + 1
+    rows = [{"phase": phase, "enrollment": value, "trials": count} for (phase, value), count in counted.items()]
+    return sorted(rows, key=lambda row: (row["phase"], row["enrollment"]))
+
+
+def _design(index: LandscapeIndex, scope: Mask) -> Rows:
+    """``landscape_design.rq``: trials per allocation, masking, primary purpose and number of arms."""
+    arms = index.arms[scope].astype(np.int64)
+    sizes = (len(index.masking_labels), len(index.purpose_labels), int(arms.max()) + 1 if len(arms) else 1)
+    key = (index.allocation[scope].astype(np.int64) * sizes[0] + index.masking[scope]) * sizes[1] + index.purpose[scope]
+    keys, counts = np.unique(key * sizes[2] + arms, return_counts=True)
+    codes = np.unravel_index(keys, (len(index.allocation_labels), *sizes)) if len(keys) else ([], [], [], [])
+    rows = [
+        {
+            "allocation": index.allocation_labels[allocation],
+            "masking": index.masking_labels[masking],
+            "primary_purpose": index.purpose_labels[purpose],
+            "arms": arms,
+            "trials": count,
+        }
+        for allocation, masking, purpose, arms, count in zip(
+            *(np.asarray(column).tolist() for column in codes), counts.tolist(), strict=True
+        )
+    ]
+    return sorted(rows, key=lambda r: (r["allocation"], r["masking"], r["primary_purpose"], r["arms"]))
+
+
+def sections(
+    store: Store,
+    index: LandscapeIndex,
+    condition: str | None,
+    intervention: str | None,
+    hierarchy: str,
+    sponsors: Sequence[str] = (),
+) -> dict[str, Callable[[], Rows]]:
+    """Per landscape query, a call returning its rows for this scope (condition and intervention: MeSH UIs;
+    ``sponsors``: lead sponsor names for ``portfolio``), the scope resolved once here: the trial side counted in
+    ``index``, the vocabulary side asked of ``store``. :func:`table_rows` runs them all; a benchmark times each."""
+    scope, terms, drugs = _scope(store, index, condition, intervention, hierarchy == "mesh")  # none: every trial
+    children = condition if condition is not None and hierarchy == "mesh" else None
+
+    def by_child(table: Callable[[Store, LandscapeIndex, Mask, Mask, str], Rows]) -> Callable[[], Rows]:
+        return lambda: table(store, index, scope, terms, children) if children else []
+
     return {
-        "summary": [{"trials": int(scope.sum()), "synthetic": int((scope & index.synthetic).sum())}],
-        "phase_status": _phase_status(index, scope),
-        "start_years": _start_years(index, scope),
-        "sponsor_classes": _sponsor_classes(index, scope),
-        "top_sponsors": _top_sponsors(index, scope),
-        "countries": _countries(index, scope),
-        "enrollment": _enrollment(index, scope),
-        "matrix": _matrix(store, index, scope, terms, condition) if condition and hierarchy == "mesh" else [],
-        "stopped": _stopped(index, scope),
-        "results": _results(index, scope),
-        "serious_events": _serious(index, scope),
-        "publications": _publications(index, scope),
+        "summary": lambda: [{"trials": int(scope.sum()), "synthetic": int((scope & index.synthetic).sum())}],
+        "phase_status": lambda: _phase_status(index, scope),
+        "start_years": lambda: _start_years(index, scope),
+        "sponsor_classes": lambda: _sponsor_classes(index, scope),
+        "top_sponsors": lambda: _top_sponsors(index, scope),
+        "countries": lambda: _countries(index, scope),
+        "enrollment": lambda: _enrollment(index, scope),
+        "matrix": by_child(_matrix),
+        "stopped": lambda: _stopped(index, scope),
+        "results": lambda: _results(index, scope),
+        "serious_events": lambda: _serious(index, scope),
+        "publications": lambda: _publications(index, scope),
+        "pipeline": lambda: _pipeline(index, scope, drugs),
+        "pipeline_sponsors": lambda: _pipeline_sponsors(index, scope, drugs),
+        "mechanisms": lambda: _mechanisms(index, scope),
+        "mechanism_matrix": by_child(_mechanism_matrix),
+        "map": lambda: _map(index, scope),
+        "portfolio": lambda: _portfolio(index, scope, terms if children else None, sponsors),
+        "durations": lambda: _durations(index, scope),
+        "phase_enrollment": lambda: _phase_enrollment(index, scope),
+        "design": lambda: _design(index, scope),
     }
+
+
+def table_rows(
+    store: Store,
+    index: LandscapeIndex,
+    condition: str | None,
+    intervention: str | None,
+    hierarchy: str,
+    sponsors: Sequence[str] = (),
+) -> dict[str, Rows]:
+    """The rows each landscape query returns for this scope (see :func:`sections`)."""
+    return {name: rows() for name, rows in sections(store, index, condition, intervention, hierarchy, sponsors).items()}
