@@ -16,9 +16,11 @@ import resource
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from kg.analysis.related import RELATED_INDEX
@@ -26,7 +28,9 @@ from kg.demo import demo_mesh_file
 from kg.pipeline.build import build
 from kg.store import StoreBusy, StoreError, open_store
 from kg.store.lock import WriterLock
-from tests.test_bad_input import study
+from kg.web.app import create_app
+from tests.server_support import app_client
+from tests.test_bad_input import nct, study
 
 MEMORY_LIMIT = 2 * 2**30
 #: A folder in which nobody, root included, may create anything (sysfs); chmod 0o500 does not stop root.
@@ -111,6 +115,25 @@ def test_a_second_writer_refuses_at_once_naming_the_first(home: Path, records: P
     assert not staging.exists()  # a dead build's staging folder, cleaned by the next writer that holds the lock
 
 
+def test_writers_of_one_sparql_endpoint_exclude_each_other(
+    home: Path, records: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote store has no folder to lock beside: its writers lock its URL in the data home, before any request."""
+    url = "http://127.0.0.1:9/query"  # closed: a writer that got past the lock would fail on its first request
+    monkeypatch.setenv("KG_HOME", str(home))
+    first = open_store(f"sparql:{url}")
+    try:
+        result = kg("build", str(records), "--store", f"sparql:{url}", home=home)
+        one_line_error(result, f"pid {os.getpid()}", url, "another kg process is writing")
+        with pytest.raises(StoreBusy):
+            open_store(f"sparql:{url}")
+        open_store(f"sparql:{url}", read_only=True).close()  # readers take no lock
+        open_store("sparql:http://127.0.0.1:9/other").close()  # another endpoint, another lock
+    finally:
+        first.close()
+    open_store(f"sparql:{url}").close()  # released on close
+
+
 # 2. Files that are not MeSH change nothing.
 
 
@@ -182,6 +205,23 @@ def test_damage_rocksdb_reports_is_one_error_without_a_seal(home: Path) -> None:
         open_store(f"oxigraph:{store}", read_only=True)
 
 
+def test_a_store_without_a_seal_is_sealed_by_its_first_reader_then_damage_is_caught(home: Path) -> None:
+    """A store from before seals gets one when a reader closes it with no writer at work; later damage is refused
+    in one line instead of running away with memory."""
+    store = home / "store"
+    (store / "kg-seal.json").unlink()
+    lock = WriterLock(store)  # a writer at work: the reader leaves the folder alone
+    try:
+        assert kg("stats", home=home).returncode == 0
+        assert not (store / "kg-seal.json").exists()
+    finally:
+        lock.release()
+    assert kg("stats", home=home).returncode == 0
+    assert (store / "kg-seal.json").is_file()
+    DAMAGE["sst blocks garbled"](store)
+    one_line_error(kg("stats", home=home), str(store), "changed size or time", "kg build")
+
+
 def test_readers_and_a_writer_closed_late_do_not_break_the_seal(home: Path) -> None:
     """RocksDB rewrites its MANIFEST when the last handle goes, here after the seal (a query result outlives close)."""
     for _ in range(2):
@@ -207,6 +247,39 @@ def test_an_index_from_before_a_rebuild_is_not_saved_over_the_new_one(home: Path
         assert RELATED_INDEX.read_saved(saved, current) is not None
         assert RELATED_INDEX.load(old).fingerprint != current  # the server still gets its store's index
     assert RELATED_INDEX.read_saved(saved, current) is not None  # and the build's file is still the build's
+
+
+TRIALS = "SELECT (COUNT(*) AS ?n) WHERE { ?t a <https://schema.org/MedicalTrial> }"
+
+
+def test_a_running_server_serves_the_store_a_build_swaps_in(home: Path, tmp_path: Path) -> None:
+    """The server follows a rebuild: its SPARQL workers, pages and saved indexes come from the new store; when the
+    new one cannot be opened it keeps the old and says so in /healthz, without a file path."""
+    spec = f"oxigraph:{home / 'store'}"
+    rebuilt = tmp_path / "rebuilt.jsonl"
+    rebuilt.write_text("\n".join(json.dumps(study(n)) for n in range(4, 9)), encoding="utf-8")
+
+    def trials(http: httpx.Client) -> int:
+        answer = http.get("/sparql", params={"query": TRIALS}).json()
+        return int(answer["results"]["bindings"][0]["n"]["value"])
+
+    with app_client(create_app(spec)) as http:
+        assert trials(http) == 3
+        assert http.get(f"/trial/{nct(1)}").status_code == 200  # now cached
+        opened = http.get("/healthz").json()["opened"]
+        build([rebuilt], spec, workers=1)
+        time.sleep(1.2)  # the server looks at its folder at most once a second
+        assert trials(http) == 5
+        assert http.get(f"/trial/{nct(1)}").status_code == 404
+        assert http.get(f"/trial/{nct(8)}").status_code == 200
+        health = http.get("/healthz").json()
+        assert health["opened"] > opened and "stale" not in health
+        build([rebuilt], spec, workers=1)
+        (home / "store" / "CURRENT").write_bytes(b"")  # the next rebuild is damaged
+        time.sleep(1.2)
+        health = http.get("/healthz").json()
+        assert "the rebuilt one cannot be opened" in health["stale"]
+        assert str(home) not in json.dumps(health)
 
 
 # 5. A full or unwritable disk leaves nothing behind.

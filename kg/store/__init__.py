@@ -13,7 +13,7 @@ from typing import Final
 
 from kg.config import default_spec
 from kg.store.base import QueryResult, Store, StoreError, Value, query_form
-from kg.store.lock import StoreBusy, WriterLock
+from kg.store.lock import StoreBusy, WriterLock, endpoint_lock
 
 __all__ = [
     "QueryResult",
@@ -54,7 +54,7 @@ def open_store(spec: str | None = None, *, read_only: bool = False, create: bool
     if kind == "sparql":
         from kg.store.remote import RemoteStore
 
-        return RemoteStore.from_environment(rest)
+        return RemoteStore.from_environment(rest, lock=None if read_only else endpoint_lock(rest))
     from kg.store.oxigraph import OxigraphStore
 
     if not rest:
@@ -181,14 +181,18 @@ def _fresh_remote(url: str) -> Iterator[Store]:
     from kg.store.oxigraph import OxigraphStore
     from kg.store.remote import RemoteStore
 
-    with tempfile.TemporaryDirectory(prefix="kg-staging-") as staging:
-        local = OxigraphStore(Path(staging) / "store")
-        try:
-            yield local
-            with RemoteStore.from_environment(url) as remote:
-                _publish(local, remote)
-        finally:
-            local.close()
+    lock = endpoint_lock(url)  # for the whole build: a second one is refused before it maps a record
+    try:
+        with tempfile.TemporaryDirectory(prefix="kg-staging-") as staging:
+            local = OxigraphStore(Path(staging) / "store")
+            try:
+                yield local
+                with RemoteStore.from_environment(url) as remote:
+                    _publish(local, remote)
+            finally:
+                local.close()
+    finally:
+        lock.release()
 
 
 def _publish(local: Store, remote: Store) -> None:

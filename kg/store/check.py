@@ -9,7 +9,9 @@ kg's back. The other files are RocksDB's to check: it reports a damaged ``CURREN
 table itself (one line too, see :class:`~kg.store.oxigraph.OxigraphStore`), and rewrites its ``MANIFEST`` when the
 last handle on a store goes, which may be after the seal. A writer removes the seal before it
 writes, so a writer that crashed leaves a store without one, which is opened as before (so are stores from before
-seals). Copy a store with ``cp -a`` or ``rsync -a``: a copy that does not keep modification times is refused.
+seals); the first reader to close it while no writer holds it seals it as it found it (trust on first use), so
+damage after that is caught. Copy a store with ``cp -a`` or ``rsync -a``: a copy that does not keep modification
+times is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Final
 
 from kg.store.base import StoreError
 
-__all__ = ["DamagedStore", "check_folder", "rebuild_hint", "seal", "unseal"]
+__all__ = ["DamagedStore", "check_folder", "is_sealed", "rebuild_hint", "seal", "unseal"]
 
 _SEAL: Final = "kg-seal.json"
 
@@ -60,6 +62,10 @@ def check_folder(path: Path, *, writing: bool) -> None:
 def seal(path: Path) -> None:
     """Record the folder's tables as they are now, after the store was closed by a writer."""
     (path / _SEAL).write_text(json.dumps(_tables(path), sort_keys=True), encoding="utf-8")
+
+
+def is_sealed(path: Path) -> bool:
+    return (path / _SEAL).is_file()
 
 
 def unseal(path: Path) -> None:

@@ -6,20 +6,26 @@ A second writer refuses at once, naming the first (pid, command, since when), ra
 to hours, and a user who started two by mistake wants to know now. The lock is an ``flock`` on the file, so it is
 released by the kernel when its holder exits, even killed. The file itself stays, hidden: removing it on release
 would let two writers lock two different files of the same name. Its content is only a label.
+
+A remote ``sparql:URL`` store has no folder beside which to lock, so its writers lock a file named by the URL in the
+data home (``$KG_HOME/locks``): two writers of one endpoint on this machine (one data home) exclude each other. Writers
+on other machines are not seen; the endpoint itself has no lock to offer in SPARQL 1.1.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kg.config import kg_home
 from kg.store.base import StoreError
 
-__all__ = ["StoreBusy", "WriterLock"]
+__all__ = ["StoreBusy", "WriterLock", "endpoint_lock"]
 
 
 class StoreBusy(StoreError):
@@ -27,9 +33,10 @@ class StoreBusy(StoreError):
 
 
 class WriterLock:
-    """The writer lock of the store at ``store``, taken on creation; :meth:`release` (or process exit) frees it."""
+    """The writer lock of the store at ``store``, taken on creation; :meth:`release` (or process exit) frees it.
+    ``name``: the store as messages name it (default: its path)."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, *, name: str | None = None) -> None:
         self.path = store.with_name(f".{store.name}.lock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -39,7 +46,7 @@ class WriterLock:
             holder = _read_label(fd)
             os.close(fd)
             raise StoreBusy(
-                f"another kg process is writing the store at {store} ({holder}): wait for it to finish, "
+                f"another kg process is writing the store at {name or store} ({holder}): wait for it to finish, "
                 "or stop it; a second build, MeSH load or update cannot run beside it"
             ) from None
         label = {"pid": os.getpid(), "command": _command(), "since": datetime.now(timezone.utc).isoformat()}
@@ -55,6 +62,15 @@ class WriterLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the only descriptor drops the flock
             self._fd = None
+
+
+def endpoint_lock(url: str) -> WriterLock:
+    """The writer lock of the remote store at ``url``, in the data home."""
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    try:
+        return WriterLock(kg_home() / "locks" / f"sparql-{digest}", name=url)
+    except OSError as error:
+        raise StoreError(f"cannot lock the store at {url} in {kg_home()}: {error.strerror or error}") from None
 
 
 def _command() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import BinaryIO, Final
 import pyoxigraph as ox
 
 from kg.store.base import Bindings, QueryResult, RawResult, Store, StoreError, Value, inline_values, python_value
-from kg.store.check import DamagedStore, check_folder, rebuild_hint, seal, unseal
+from kg.store.check import DamagedStore, check_folder, is_sealed, rebuild_hint, seal, unseal
 from kg.store.lock import WriterLock
 
 __all__ = ["OxigraphStore", "term_value"]
@@ -157,9 +158,27 @@ class OxigraphStore(Store):
         self.__dict__.pop("inner", None)
         if writer and self.path is not None:
             seal(self.path)
+        elif self.read_only and self.path is not None and not is_sealed(self.path):
+            _seal_found(self.path)
         self._release()
 
     def _release(self) -> None:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def _seal_found(path: Path) -> None:
+    """Seal a store found without a seal (built before seals, or its writer stopped) as it is, unless a writer is
+    at work or the folder is read-only: from then on, damage is caught before the store is opened."""
+    try:
+        lock = WriterLock(path)
+    except (StoreError, OSError):
+        return
+    try:
+        with contextlib.suppress(OSError):  # a folder others may read but not write
+            if not is_sealed(path):
+                seal(path)
+                logger.info("sealed the store at %s, which had no seal", path)
+    finally:
+        lock.release()

@@ -39,6 +39,7 @@ from kg.store.base import (
     python_value,
     query_form,
 )
+from kg.store.lock import WriterLock
 
 __all__ = ["LOAD_METHODS", "RemoteStore"]
 
@@ -81,6 +82,7 @@ class RemoteStore(Store):
         graph_store_url: str | None = None,
         load: str = "update",
         auth: AuthBase | None = None,
+        lock: WriterLock | None = None,
     ) -> None:
         if load not in LOAD_METHODS:
             raise StoreError(f"unknown load method {load!r}: use one of {', '.join(LOAD_METHODS)}")
@@ -92,6 +94,7 @@ class RemoteStore(Store):
         if load != "update" and self.graph_store_url is None:
             raise StoreError(f"load method {load!r} needs a Graph Store URL: set KG_SPARQL_GRAPH_STORE_URL")
         self.load = load
+        self._lock = lock
         self.session = requests.Session()
         self.session.auth = auth
         retry = Retry(total=3, connect=3, read=0, status=0, backoff_factor=0.5, allowed_methods=None)
@@ -99,7 +102,7 @@ class RemoteStore(Store):
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
 
     @classmethod
-    def from_environment(cls, query_url: str) -> RemoteStore:
+    def from_environment(cls, query_url: str, *, lock: WriterLock | None = None) -> RemoteStore:
         """Options from ``KG_SPARQL_UPDATE_URL``, ``KG_SPARQL_GRAPH_STORE_URL``, ``KG_SPARQL_LOAD`` and
         ``KG_SPARQL_USER``/``KG_SPARQL_PASSWORD`` (``KG_SPARQL_AUTH=digest`` for Virtuoso's ``-auth`` endpoints):
         credentials stay out of store specs, logs and saved settings."""
@@ -109,7 +112,12 @@ class RemoteStore(Store):
             kind = HTTPDigestAuth if settings.digest else HTTPBasicAuth
             auth = kind(settings.user, settings.password)
         return cls(
-            query_url, settings.update_url, graph_store_url=settings.graph_store_url, load=settings.load, auth=auth
+            query_url,
+            settings.update_url,
+            graph_store_url=settings.graph_store_url,
+            load=settings.load,
+            auth=auth,
+            lock=lock,
         )
 
     # --- protocol -------------------------------------------------------------------------------
@@ -264,6 +272,9 @@ class RemoteStore(Store):
 
     def close(self) -> None:
         self.session.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def _split_companions(query_url: str) -> tuple[str, str | None, str | None]:

@@ -25,6 +25,7 @@ from kg.identifiers import is_nct_id
 from kg.store import Store, open_store
 from kg.web.limits import Busy, FlightCache, Gate, Overdue
 from kg.web.pages import index_page
+from kg.web.served import ServedStore, reopening
 from kg.web.sparql import NO_SNIFF, SparqlEndpoint
 
 __all__ = [
@@ -84,16 +85,24 @@ def store_label(store: Store) -> str:
 
 
 class _Views:
-    """The route handlers, bound to one open store."""
+    """The route handlers, over the served store."""
 
-    def __init__(self, store: Store, *, timeout: float, slots: int) -> None:
-        self.store = store
+    def __init__(self, served: ServedStore, *, timeout: float, slots: int) -> None:
+        self.served = served
         self.gates = {kind: Gate(kind, slots, timeout) for kind in ("page", "expansion", "search", "API")}
+        self._new_caches()
+        served.on_swap(lambda store: self._new_caches())
+
+    def _new_caches(self) -> None:
         # The store is read-only while served, so a page or an expansion stays right once computed; pages take
         # a second or more to gather (dozens of batched queries and related-trial rankings), so a revisit should
-        # not pay again, and concurrent first visits share one computation.
+        # not pay again, and concurrent first visits share one computation. A rebuilt store starts them afresh.
         self._page = FlightCache(self.gates["page"], self._render_page, _CACHED_PAGES)
         self._expansion = FlightCache(self.gates["expansion"], self._expand, _CACHED_EXPANSIONS)
+
+    @property
+    def store(self) -> Store:
+        return self.served.current
 
     async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await run_in_threadpool(function, self.store, *args, **kwargs)
@@ -178,7 +187,7 @@ class _Views:
         return JSONResponse([neighbour.to_json() for neighbour in found])
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "store": store_label(self.store)})
+        return JSONResponse({"status": "ok", "store": store_label(self.store), **self.served.status()})
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -205,8 +214,10 @@ def create_app(
     ``explorer_timeout`` and ``explorer_slots`` limit each kind of explorer and API request."""
     opened = store if isinstance(store, Store) else open_store(store, read_only=True)
     owned = not isinstance(store, Store)
-    views = _Views(opened, timeout=explorer_timeout, slots=explorer_slots)
+    served = ServedStore(opened, reopen=owned)  # a store the caller opened is the caller's to replace
+    views = _Views(served, timeout=explorer_timeout, slots=explorer_slots)
     sparql = SparqlEndpoint(opened, timeout=query_timeout, max_rows=max_rows)
+    served.on_swap(sparql.use)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -216,7 +227,7 @@ def create_app(
         if sparql.workers is not None:
             sparql.workers.close()  # the query processes end with the server, not when they next notice
         if owned:
-            opened.close()
+            served.current.close()
 
     routes = [
         Route("/", views.index),
@@ -232,4 +243,6 @@ def create_app(
     cors = Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
     app = Starlette(routes=routes, middleware=[cors], lifespan=lifespan, exception_handlers=handlers)
     app.state.store = opened
+    app.state.served = served
+    app.add_middleware(reopening, served=served)
     return app

@@ -1,38 +1,45 @@
-"""Query answers read within a row limit and a deadline, written in the SPARQL results and RDF formats.
+"""Query answers written as a stream of chunks, cut at a row limit, a byte limit and a deadline.
 
-Rows are read one by one from the store's lazy answer, so a limit or deadline stops the reading (and the work
-behind it) as soon as it is crossed. The byte limit counts the text of the terms read, so 100,000 rows of long
-criteria text are refused before they are held in memory, not after. SELECT rows are written as SPARQL JSON here
-and converted to XML, CSV or TSV by pyoxigraph's own writers.
+Rows are read one by one from the store's lazy answer and written in chunks of about :data:`CHUNK` bytes, so an
+answer of any size passes through the server in bounded memory, and a limit stops the reading (and the work behind
+it) as soon as it is crossed. A cut answer stays well-formed and says so where its format has room: a ``truncated``
+member at the end of SPARQL JSON, a comment in XML, Turtle and N-Triples (CSV and TSV have no room; the limits are
+in the response headers). Only a query that yields nothing before its deadline is an error (:class:`QueryTimeout`).
+
+The byte limit counts the answer as SPARQL JSON (or N-Triples, for triples), the same for every output format.
+SELECT rows are written as SPARQL JSON here; XML, CSV and TSV chunks are pyoxigraph's own writers' output for the
+chunk's rows, without the document's opening and closing, which are written once.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import pyoxigraph as ox
 
 from kg.store import Store, StoreError
 from kg.store.base import RawResult
 
-__all__ = ["Answer", "QueryTimeout", "ResultFormat", "TooManyRows", "answer", "serialize"]
+__all__ = ["CHUNK", "QueryTimeout", "ResultFormat", "chunks"]
 
-T = TypeVar("T")
+#: Bytes of answer gathered before a chunk is passed on.
+CHUNK: Final = 64 << 10
 _XSD_STRING: Final = "http://www.w3.org/2001/XMLSchema#string"
+_Q = ox.QueryResultsFormat
+#: The end of a document in each results format, after its last row (written once, after the chunks' rows).
+_CLOSING: Final = {_Q.XML: b"</results></sparql>", _Q.CSV: b"", _Q.TSV: b""}
+#: Triples formats written chunk by chunk (a chunk is a whole document of them); others are written once, whole.
+_STREAMED_RDF: Final = (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.TURTLE)
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
 
 class QueryTimeout(RuntimeError):
-    """The query ran past its time budget."""
-
-
-class TooManyRows(RuntimeError):
-    """The answer has more rows (or triples), or more bytes of text, than the endpoint serves."""
+    """The query gave no answer within its time budget."""
 
 
 @dataclass(frozen=True)
@@ -43,83 +50,36 @@ class ResultFormat:
     writer: ox.QueryResultsFormat | ox.RdfFormat
 
 
-@dataclass(frozen=True)
-class Answer:
-    """A query's answer held in memory, within the limits: a boolean, solutions, or triples."""
+@dataclass
+class _Budget:
+    """The limits of one answer, and what it has used of them."""
 
-    boolean: bool | None = None
-    variables: tuple[str, ...] = ()
-    rows: tuple[tuple[Term | None, ...], ...] = ()
-    triples: tuple[ox.Triple, ...] = ()
-
-
-def _size(term: Term | None) -> int:
-    """The text a term adds to an answer, near enough to bound memory (characters of its value and datatype)."""
-    if term is None:
-        return 0
-    if isinstance(term, ox.Triple):
-        return _size(term.subject) + _size(term.predicate) + _size(term.object)
-    if isinstance(term, ox.Literal):
-        return len(term.value) + len(term.datatype.value) + 16
-    return len(term.value) + 16
-
-
-@dataclass(frozen=True)
-class _Limits:
     max_rows: int
     max_bytes: int
-    deadline: float
     timeout: float
+    deadline: float
+    rows: int = 0
+    size: int = 0
+    cut: dict[str, Any] | None = None
 
+    def admit(self, size: int) -> bool:
+        """Whether one more row (or triple) of ``size`` bytes fits; if not, the answer is cut here and says why."""
+        if self.rows >= self.max_rows:
+            self._cut("rows", f"the answer was cut at the endpoint's limit of {self.max_rows:,} rows")
+        elif self.size + size > self.max_bytes:
+            self._cut("bytes", f"the answer was cut at the endpoint's limit of {self.max_bytes:,} bytes")
+        elif time.monotonic() > self.deadline:
+            if self.rows == 0:
+                raise QueryTimeout(f"the query ran longer than the endpoint's {self.timeout:g} s limit and was stopped")
+            self._cut("time", f"the answer was cut at the endpoint's limit of {self.timeout:g} s")
+        else:
+            self.rows += 1
+            self.size += size
+            return True
+        return False
 
-def _read(items: Iterable[T], terms: Callable[[T], Iterable[Term | None]], limits: _Limits) -> list[T]:
-    read: list[T] = []
-    size = 0
-    for item in items:
-        if len(read) == limits.max_rows:
-            raise TooManyRows(f"the answer has more than {limits.max_rows:,} rows; add a LIMIT or narrow the query")
-        if time.monotonic() > limits.deadline:
-            raise QueryTimeout(f"the query ran longer than the endpoint's {limits.timeout:g} s limit and was stopped")
-        size += sum(_size(term) for term in terms(item))
-        if size > limits.max_bytes:
-            raise TooManyRows(
-                f"the answer is larger than {limits.max_bytes:,} bytes; add a LIMIT or select fewer or shorter values"
-            )
-        read.append(item)
-    return read
-
-
-def _query(store: Store, sparql: str) -> RawResult:
-    """The store's lazy answer; an engine's refusal (an unknown function, a failed evaluation) is the user's
-    error, passed on without the store's file path."""
-    try:
-        result = store.query_raw(sparql)
-    except (RuntimeError, OSError, ValueError) as error:
-        path = str(getattr(store, "path", None) or "") or None
-        message = str(error).replace(path, "<store>") if path else str(error)
-        raise StoreError(f"the query cannot be evaluated: {message}") from None
-    return result
-
-
-def answer(store: Store, sparql: str, *, max_rows: int, timeout: float, max_bytes: int = 1 << 62) -> Answer:
-    """Run ``sparql`` and read its answer, raising :class:`TooManyRows` or :class:`QueryTimeout` past the limits
-    (CONSTRUCT and DESCRIBE count triples as rows). Blocking: call it from a worker thread."""
-    limits = _Limits(max_rows, max_bytes, time.monotonic() + timeout, timeout)
-    result = _query(store, sparql)
-    try:
-        if isinstance(result, ox.QueryBoolean):
-            return Answer(boolean=bool(result))
-        if isinstance(result, ox.QuerySolutions):
-            variables = tuple(variable.value for variable in result.variables)
-            rows = (tuple(row[name] for name in variables) for row in result)
-            return Answer(variables=variables, rows=tuple(_read(rows, lambda row: row, limits)))
-        return Answer(triples=tuple(_read(result, lambda triple: (triple.subject, triple.object), limits)))
-    except Exception as error:
-        # pyoxigraph's result iterators must be freed by the thread that made them, and a traceback's frames
-        # hold them: cut it here rather than let it carry them to the thread that handles the error.
-        raise error.with_traceback(None) from None
-    finally:
-        del result
+    def _cut(self, reason: str, message: str) -> None:
+        self.cut = {"reason": reason, "rows": self.rows, "message": message + "; add a LIMIT or narrow the query"}
 
 
 def _json_term(term: Term) -> dict[str, Any]:
@@ -138,24 +98,121 @@ def _json_term(term: Term) -> dict[str, Any]:
     return encoded
 
 
-def _sparql_json(result: Answer) -> bytes:
-    if result.boolean is not None:
-        payload: dict[str, Any] = {"head": {}, "boolean": result.boolean}
-    else:
-        bindings = [
-            {name: _json_term(term) for name, term in zip(result.variables, row, strict=True) if term is not None}
-            for row in result.rows
-        ]
-        payload = {"head": {"vars": list(result.variables)}, "results": {"bindings": bindings}}
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def serialize(result: Answer, fmt: ResultFormat) -> bytes:
-    """The answer in ``fmt``: a SPARQL results format for SELECT/ASK, an RDF format for CONSTRUCT/DESCRIBE."""
-    if isinstance(fmt.writer, ox.RdfFormat):
-        return ox.serialize(result.triples, format=fmt.writer) or b""
-    data = _sparql_json(result)
-    if fmt.writer == ox.QueryResultsFormat.JSON:
-        return data
-    solutions = ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
-    return solutions.serialize(format=fmt.writer) or b""
+def _json_rows(solutions: ox.QuerySolutions, budget: _Budget) -> Iterator[list[str]]:
+    """Batches of rows, each row its SPARQL JSON binding, within the budget."""
+    variables = [variable.value for variable in solutions.variables]
+    batch: list[str] = []
+    size = 0
+    for solution in solutions:
+        row = _dumps({name: _json_term(term) for name in variables if (term := solution[name]) is not None})
+        if not budget.admit(len(row.encode("utf-8")) + 1):
+            break
+        batch.append(row)
+        size += len(row)
+        if size >= CHUNK:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _select(solutions: ox.QuerySolutions, writer: ox.QueryResultsFormat, budget: _Budget) -> Iterator[bytes]:
+    variables = [variable.value for variable in solutions.variables]
+    head = _dumps({"vars": variables})
+    if writer == _Q.JSON:
+        yield f'{{"head":{head},"results":{{"bindings":['.encode()
+        for number, batch in enumerate(_json_rows(solutions, budget)):
+            yield (("," if number else "") + ",".join(batch)).encode("utf-8")
+        cut = f',"truncated":{_dumps(budget.cut)}' if budget.cut else ""
+        yield f"]}}{cut}}}".encode()
+        return
+    closing = _CLOSING[writer]
+    empty = _document(head, [], writer)
+    opening = empty[: len(empty) - len(closing)]
+    yield opening
+    for batch in _json_rows(solutions, budget):
+        whole = _document(head, batch, writer)
+        assert whole.startswith(opening) and whole.endswith(closing)
+        yield whole[len(opening) : len(whole) - len(closing)]
+    if budget.cut and writer == _Q.XML:
+        yield f"<!-- truncated: {budget.cut['message']} -->".encode()
+    yield closing
+
+
+def _document(head: str, rows: list[str], writer: ox.QueryResultsFormat) -> bytes:
+    """``rows`` (SPARQL JSON bindings) as a whole document of pyoxigraph's ``writer``."""
+    data = f'{{"head":{head},"results":{{"bindings":[{",".join(rows)}]}}}}'.encode()
+    return ox.parse_query_results(data, format=_Q.JSON).serialize(format=writer) or b""
+
+
+def _boolean(value: bool, writer: ox.QueryResultsFormat) -> bytes:
+    data = _dumps({"head": {}, "boolean": value}).encode()
+    return data if writer == _Q.JSON else ox.parse_query_results(data, format=_Q.JSON).serialize(format=writer) or b""
+
+
+def _triples(triples: Iterable[ox.Triple], writer: ox.RdfFormat, budget: _Budget) -> Iterator[bytes]:
+    batch: list[ox.Triple] = []
+    size = 0
+    for triple in triples:
+        length = len(str(triple).encode("utf-8")) + 3
+        if not budget.admit(length):
+            break
+        batch.append(triple)
+        size += length
+        if size >= CHUNK and writer in _STREAMED_RDF:
+            yield ox.serialize(batch, format=writer) or b""
+            batch, size = [], 0
+    if batch or writer not in _STREAMED_RDF:
+        yield ox.serialize(batch, format=writer) or b""
+    if budget.cut and writer in _STREAMED_RDF:
+        yield f"# truncated: {budget.cut['message']}\n".encode()
+
+
+def _engine_error(store: Store, error: Exception) -> StoreError:
+    """An engine's refusal (an unknown function, a failed evaluation) is the user's error, passed on without the
+    store's file path."""
+    path = str(getattr(store, "path", None) or "")
+    message = str(error).replace(path, "<store>") if path else str(error)
+    return StoreError(f"the query cannot be evaluated: {message}")
+
+
+def chunks(
+    store: Store, sparql: str, fmt: ResultFormat, *, max_rows: int, timeout: float, max_bytes: int = 1 << 62
+) -> Iterator[bytes]:
+    """The answer to ``sparql`` in ``fmt``, in chunks of about :data:`CHUNK` bytes, cut at the limits (CONSTRUCT
+    and DESCRIBE count triples as rows). Blocking, and pyoxigraph's answers belong to the thread that made them:
+    iterate it to the end (or close it) in one thread."""
+    budget = _Budget(max_rows, max_bytes, timeout, time.monotonic() + timeout)
+    try:
+        result: RawResult = store.query_raw(sparql)
+    except (RuntimeError, OSError, ValueError) as error:
+        raise _engine_error(store, error) from None
+    try:
+        if isinstance(result, ox.QueryBoolean):
+            assert isinstance(fmt.writer, ox.QueryResultsFormat)
+            yield _boolean(bool(result), fmt.writer)
+            return
+        if isinstance(result, ox.QuerySolutions):
+            assert isinstance(fmt.writer, ox.QueryResultsFormat)
+            pieces = _select(result, fmt.writer, budget)
+        else:
+            assert isinstance(fmt.writer, ox.RdfFormat)
+            pieces = _triples(result, fmt.writer, budget)
+        pending = bytearray()
+        for piece in pieces:
+            pending += piece
+            if len(pending) >= CHUNK:
+                yield bytes(pending)
+                pending.clear()
+        if pending:
+            yield bytes(pending)
+    except QueryTimeout as error:
+        raise error.with_traceback(None) from None  # its frames hold the answer, which this thread must free
+    except (RuntimeError, OSError, ValueError) as error:  # an evaluation error met while reading the rows
+        raise _engine_error(store, error) from None
+    finally:
+        del result

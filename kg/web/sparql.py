@@ -9,8 +9,13 @@ Each query is checked by :mod:`kg.web.guard` (size, depth, width, SERVICE, FROM)
 gets a time budget, a row limit and a byte limit. Over an on-disk store it runs in a child process
 (:mod:`kg.web.workers`) that is killed at the deadline, so a timed-out query stops using the CPU; over a store held
 in this process (tests, ``oxigraph:``) it runs in a thread that stops reading rows at the deadline but cannot be
-interrupted inside one evaluation step. Either way the client is answered 503 at the deadline, and at most
-``workers`` queries run at once.
+interrupted inside one evaluation step. At most ``workers`` queries run at once.
+
+Answers stream (:mod:`kg.web.results`): the status is sent with the first chunk, so an error before it (a bad
+query, no answer within the time limit: 503) is an error status; a limit crossed after it cuts the answer, which
+says so where its format has room, and the response headers give the limits. A failure after the first chunk
+(the worker killed past its deadline, an evaluation error) ends the response without its final chunk, so no
+client can take it for a whole answer.
 """
 
 from __future__ import annotations
@@ -22,15 +27,15 @@ from urllib.parse import parse_qs
 
 import anyio
 import pyoxigraph as ox
-from anyio import to_thread
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from kg.store import Store, StoreError
 from kg.web.guard import QUERY_FORMS, Limits, Refused, check_query
 from kg.web.pages import sparql_form
-from kg.web.results import QueryTimeout, ResultFormat, TooManyRows
-from kg.web.workers import Job, QueryWorkers
+from kg.web.relay import Relay
+from kg.web.results import QueryTimeout, ResultFormat
+from kg.web.workers import GRACE, Job, QueryWorkers
 
 __all__ = ["NO_SNIFF", "SparqlEndpoint", "negotiate", "service_description"]
 
@@ -190,6 +195,13 @@ class SparqlEndpoint:
         #: Child processes for an on-disk store; None runs queries in threads of this process.
         self.workers = QueryWorkers(f"oxigraph:{path}") if path else None
 
+    def use(self, store: Store) -> None:
+        """Answer from ``store`` from now on (a rebuilt store swapped into the same folder): worker processes
+        still holding the old one are retired."""
+        self.store = store
+        if self.workers is not None:
+            self.workers.retire()
+
     async def handle(self, request: Request) -> Response:
         try:
             parsed = await _read(request)
@@ -199,18 +211,15 @@ class SparqlEndpoint:
             if form not in QUERY_FORMS:
                 raise _BadRequest("not a SPARQL query: it must be a SELECT, ASK, CONSTRUCT or DESCRIBE query")
             fmt = negotiate(form, parsed.format_names, request.headers.get("accept", ""))
-            body = await self._run(parsed.query, fmt)
+            return await self._run(parsed.query, fmt)
         except Refused as error:
             return _error(error.status, str(error))
         except _BadRequest as error:
             return _error(error.status, str(error))
         except StoreError as error:
             return _error(400, str(error))
-        except TooManyRows as error:
-            return _error(422, str(error))
         except QueryTimeout as error:
             return _error(503, str(error))
-        return Response(body, media_type=fmt.media_type)
 
     def _describe(self, request: Request, names: list[str]) -> Response:
         """Without a query: a SPARQL 1.1 Service Description for an RDF client, a page with a form for anyone else."""
@@ -223,22 +232,24 @@ class SparqlEndpoint:
         description = service_description(str(request.url.replace(query="")))
         return Response(ox.serialize(description, format=fmt.writer) or b"", media_type=fmt.media_type)
 
-    async def _run(self, sparql: str, fmt: ResultFormat) -> bytes:
+    async def _run(self, sparql: str, fmt: ResultFormat) -> Response:
         graph = isinstance(fmt.writer, ox.RdfFormat)
         job = Job(sparql, fmt.media_type, graph, self.max_rows, self.max_bytes, self.timeout, self.limits)
-
-        def work() -> bytes:
-            return self.workers.run(job) if self.workers else job.run(self.store)
-
-        # abandon_on_cancel: at the deadline the client is answered even if Oxigraph is still evaluating; the
-        # thread keeps its limiter slot until its child is killed (or, in-process, its evaluation step ends). A
-        # child times the query itself, so the request allows it the time to start a new child as well.
-        budget = self.timeout + (_CHILD_START if self.workers else 0.0)
+        store, workers = self.store, self.workers
+        relay = Relay(lambda: workers.stream(job) if workers else job.chunks(store))
+        # The query runs in a thread within the endpoint's limiter (one thread per running query, which streams its
+        # answer into the relay); the response waits for the first chunk, so errors before it get their status.
+        # A child times the query itself, so the wait allows it the time to start a new child as well.
+        relay.start(self.limiter)
+        budget = self.timeout + (_CHILD_START if workers else 0.0) + GRACE
         try:
-            with anyio.fail_after(budget):
-                return await to_thread.run_sync(work, abandon_on_cancel=True, limiter=self.limiter)
+            first = await relay.first(budget)
         except TimeoutError:
+            relay.abandon()
             raise QueryTimeout(_too_slow(self.timeout)) from None
+        headers = {"X-KG-Max-Rows": str(self.max_rows), "X-KG-Max-Bytes": str(self.max_bytes)}
+        headers["X-KG-Timeout"] = f"{self.timeout:g}"
+        return StreamingResponse(relay.rest(first, budget), media_type=fmt.media_type, headers=headers)
 
 
 def service_description(endpoint: str) -> list[ox.Triple]:
