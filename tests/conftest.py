@@ -91,3 +91,18 @@ def real_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, BuildRepo
 def real_store(real_build: tuple[str, BuildReport]) -> Iterator[Store]:
     with open_store(real_build[0], read_only=True) as store:
         yield store
+
+
+#: NLM's MeSH 2024 descriptors and supplementary concepts (``kg build --mesh``).
+REAL_MESH_FILES = (MESH_DATA / "d2024-reduced.bin", MESH_DATA / "c2024-reduced.bin")
+
+
+@pytest.fixture(scope="session")
+def real_mesh_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """All real records built with the MeSH files once per session (the ``--mesh`` build path), opened read-only."""
+    if not CTGOV_DATA.is_dir() or not all(path.is_file() for path in REAL_MESH_FILES):
+        pytest.skip(f"real records or MeSH files not found under {SHARED_DATA} (../shared/data)")
+    spec = f"oxigraph:{tmp_path_factory.mktemp('real-mesh') / 'store'}"
+    build([CTGOV_DATA], spec, mesh=list(REAL_MESH_FILES))
+    with open_store(spec, read_only=True) as store:
+        yield store

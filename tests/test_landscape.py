@@ -8,7 +8,6 @@ import json
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,11 @@ import pytest
 
 from kg.analysis.landscape import TABLES, Landscape, index_rows, landscape, make_scope
 from kg.identifiers import normalize_mesh_id
-from kg.pipeline.build import build
 from kg.queries import QueryError, run
 from kg.store import Store, open_store
 from tests import landscape_support as raw
 from tests.browser_support import ARTEFACTS, needs_chromium, screenshot, watch
-from tests.conftest import CTGOV_DATA, MESH_DATA, NEOPLASMS, needs_mesh, needs_real_data
+from tests.conftest import MESH_DATA, NEOPLASMS, needs_mesh, needs_real_data
 
 Study = dict[str, Any]
 ANTINEOPLASTIC_AGENTS = "D000970"
@@ -128,12 +126,9 @@ def mesh() -> Mesh:
 
 
 @pytest.fixture(scope="module")
-def mesh_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+def mesh_store(real_mesh_store: Store) -> Store:
     """The real records built with NLM's MeSH files (the ``--mesh`` build path), opened read-only."""
-    spec = f"oxigraph:{tmp_path_factory.mktemp('landscape') / 'store'}"
-    build([CTGOV_DATA], spec, mesh=[MESH_DATA / "d2024-reduced.bin", MESH_DATA / "c2024-reduced.bin"])
-    with open_store(spec, read_only=True) as store:
-        yield store
+    return real_mesh_store
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,9 @@ from kg.identifiers import normalize_mesh_id
 from kg.mesh.download import ensure_mesh_file
 from kg.mesh.files import Descriptor, MeshProblem, SupplementaryConcept, iter_mesh_file
 from kg.mesh.mapping import MeshIndex
-from kg.pipeline.build import build
 from kg.queries import QueryError, run
-from kg.store import Store, open_store
+from kg.store import Store
 from tests.conftest import (
-    CTGOV_DATA,
     DIGESTIVE_NEOPLASMS_ANCESTORS,
     LUTETIUM,
     LUTETIUM_ANCESTORS,
@@ -93,14 +91,9 @@ def test_malformed_records_are_reported_with_position_and_skipped() -> None:
 
 
 @pytest.fixture(scope="module")
-def mesh_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """Every real record plus the 2024 MeSH files, built once."""
-    if not (CTGOV_DATA.is_dir() and DESCRIPTORS.is_file()):
-        pytest.skip(f"real records or MeSH files not found under {CTGOV_DATA.parent}")
-    spec = f"oxigraph:{tmp_path_factory.mktemp('mesh') / 'store'}"
-    build([CTGOV_DATA], spec, mesh=[DESCRIPTORS, SUPPLEMENTARY])
-    with open_store(spec, read_only=True) as store:
-        yield store
+def mesh_store(real_mesh_store: Store) -> Store:
+    """Every real record plus the 2024 MeSH files, built once per session."""
+    return real_mesh_store
 
 
 def _labels(rows: list[dict[str, Any]]) -> set[str]:

@@ -21,8 +21,8 @@ from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
 from kg.pipeline.build import BuildReport, build, load_records
 from kg.pipeline.information_content import update_information_content
 from kg.queries import QueryError, run
-from kg.store import open_store
-from tests.conftest import CTGOV_DATA, MESH_DATA, SEED_NCT, latest_by_nct, raw_studies
+from kg.store import Store, open_store
+from tests.conftest import SEED_NCT, latest_by_nct, raw_studies
 from tests.related_evaluation import development_pairs, neighbour_quality, split
 
 HOSTILE = '[bold red]x[/] "quoted" <script>alert(1)</script> \\n ‮ ${HOME} `rm -rf /`'
@@ -199,13 +199,8 @@ def test_related_eval_command_reranks_labelled_candidates(corpus: list[Path], de
 
 
 @pytest.fixture(scope="module")
-def real_index(tmp_path_factory: pytest.TempPathFactory) -> RelatedIndex:
-    if not CTGOV_DATA.is_dir() or not (MESH_DATA / "d2024-reduced.bin").is_file():
-        pytest.skip(f"real records or MeSH files not found under {CTGOV_DATA.parent} (../shared/data)")
-    spec = f"oxigraph:{tmp_path_factory.mktemp('real-related') / 'store'}"
-    build([CTGOV_DATA], spec, mesh=[MESH_DATA / "d2024-reduced.bin", MESH_DATA / "c2024-reduced.bin"])
-    with open_store(spec, read_only=True) as store:
-        return build_index(store)
+def real_index(real_mesh_store: Store) -> RelatedIndex:
+    return build_index(real_mesh_store)
 
 
 def test_neighbours_share_conditions_on_real_records(real_index: RelatedIndex) -> None:
