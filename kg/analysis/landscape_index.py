@@ -311,15 +311,27 @@ class LandscapeIndex:
 # --- building it ------------------------------------------------------------------------------------------------
 
 
-def _read(store: Store, query: str, subjects: Callable[[str], int | None], values: Callable[[str], int]) -> Pairs:
-    """The ``(?s, ?o)`` solutions of ``query`` as numbered pairs (subjects numbered ``None`` left out)."""
+def _numbered(
+    store: Store,
+    query: str,
+    subjects: Callable[[str], int | None],
+    values: Callable[[str], int],
+    names: tuple[str, str] = ("s", "o"),
+) -> tuple[Ints, Ints]:
+    """The ``names`` solutions of ``query`` as two arrays of numbers, every solution kept (subjects numbered
+    ``None`` left out)."""
     left, right = array("i"), array("i")
-    for subject, value in store.solutions(query, "s", "o"):
+    for subject, value in store.solutions(query, *names):
         number = subjects(subject)
         if number is not None:
             left.append(number)
             right.append(values(value))
-    return Pairs.distinct(left, right)
+    return np.asarray(left, dtype=np.int32), np.asarray(right, dtype=np.int32)
+
+
+def _read(store: Store, query: str, subjects: Callable[[str], int | None], values: Callable[[str], int]) -> Pairs:
+    """The ``(?s, ?o)`` solutions of ``query`` as distinct numbered pairs."""
+    return Pairs.distinct(*_numbered(store, query, subjects, values))
 
 
 def _ranks(texts: list[str]) -> Ints:
@@ -475,16 +487,9 @@ def _sites(store: Store, trial: Callable[[str], int | None], countries: Callable
     """Every location of a trial whose site has a country, and the active ones, numbered like the trials'
     countries."""
     statuses = " ".join(f"<{_ENUMS}{status}>" for status in ACTIVE_SITE_STATUSES)
-    found: list[Ints] = []
-    for query in (_SITES, _ACTIVE_SITES % statuses):
-        owners, country_of = array("i"), array("i")
-        for subject, country in store.solutions(query, "trial", "country"):
-            number = trial(subject)
-            if number is not None:
-                owners.append(number)
-                country_of.append(countries(country))
-        found.extend((np.asarray(owners, dtype=np.int32), np.asarray(country_of, dtype=np.int32)))
-    return Sites(*found)
+    every = _numbered(store, _SITES, trial, countries, ("trial", "country"))
+    active = _numbered(store, _ACTIVE_SITES % statuses, trial, countries, ("trial", "country"))
+    return Sites(*every, *active)
 
 
 def _references(store: Store, trial: Callable[[str], int | None]) -> References:
