@@ -7,12 +7,10 @@ import logging
 import os
 import signal
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +25,7 @@ from kg.graphs import BUILD, BUILD_GRAPH, NODES_GRAPH, TRIAL_GRAPH_PREFIX, trial
 from kg.pipeline.changes import UpdateRun, carry_changes
 from kg.pipeline.information_content import IC_PREDICATES, TrialTerms, update_information_content
 from kg.pipeline.mesh_load import MeshLoadReport, load_mesh
+from kg.pipeline.processes import FORKING, in_order
 from kg.store import Store, StoreError, fresh_store, open_store
 from kg.vocab import KG, PROV, RDF, XSD
 
@@ -56,10 +55,6 @@ _CHUNK: Final = 200
 #: mapping) never pays for starting processes (about a second of imports each).
 _IN_PROCESS_CHUNKS: Final = 8
 MAX_WORKERS: Final = 8
-#: Mapping processes are forked where the platform can: they start in milliseconds, and unlike spawned ones they do
-#: not re-run the caller's script (a script calling ``build`` without an ``if __name__ == "__main__"`` guard would
-#: otherwise run again in every worker). They only map records; they never touch the store the parent has open.
-_CONTEXT: Final = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
 #: Shared nodes no trial graph points to any more (left by a record replaced with a newer version).
 PRUNE_ORPHANS: Final = f"""
 DELETE {{ GRAPH {NODES_GRAPH} {{ ?node ?p ?o }} }}
@@ -180,15 +175,9 @@ def _mapped_chunks(items: Iterable[_Item], workers: int, include_contacts: bool)
         yield _map_chunk(chunk, include_contacts)
     if workers <= 1:
         return
-    pool = ProcessPoolExecutor(workers, mp_context=_CONTEXT, initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(workers, mp_context=FORKING, initializer=_ignore_interrupts)
     try:
-        pending: deque[Future[list[_Outcome]]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(_map_chunk, chunk, include_contacts))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from in_order(pool, _map_chunk, ((chunk, include_contacts) for chunk in chunks), 2 * workers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -7,11 +7,9 @@ import logging
 import os
 import re
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_all_start_methods, get_context
 from typing import Final
 
 import pyshacl
@@ -21,6 +19,7 @@ from rdflib.namespace import RDF, RDFS, SH
 from rdflib.term import Node
 
 from kg.graphs import BUILD_GRAPH, CHANGES_GRAPH, ENUM_GRAPH, NODES_GRAPH
+from kg.pipeline.processes import FORKING, in_order
 from kg.resources import SHAPE_FILES, Traversable, ontology_file
 from kg.store import Store
 from kg.vocab import DATA, PREFIXES
@@ -34,9 +33,6 @@ DEFAULT_SHAPES: Final = tuple(ontology_file(name) for name in SHAPE_FILES)
 CHUNK_TRIALS: Final = 250
 #: Processes checking chunks at once (one per core up to this).
 MAX_PROCESSES: Final = 8
-#: Forked where the platform can (milliseconds to start, and no re-run of the caller's script); a worker only
-#: parses the N-Triples it is sent and runs pyshacl, never touching the store this process has open.
-_CONTEXT: Final = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
 _Checked = tuple[list[str], list[str], set[str]]
 _TRIAL_GRAPHS: Final = str(DATA) + "graph/NCT"
 _PREFIXES: Final = sorted(
@@ -106,14 +102,8 @@ def _checked(jobs: Iterable[bytes], shapes: tuple[str, ...], processes: int) -> 
         for data in jobs:
             yield _check(data, shapes)
         return
-    with ProcessPoolExecutor(workers, mp_context=_CONTEXT) as pool:
-        pending: deque[Future[_Checked]] = deque()
-        for data in jobs:
-            pending.append(pool.submit(_check, data, shapes))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    with ProcessPoolExecutor(workers, mp_context=FORKING) as pool:  # workers parse what they are sent, no store
+        yield from in_order(pool, _check, ((data, shapes) for data in jobs), 2 * workers)
 
 
 def _trial_graphs(store: Store) -> list[str]:
