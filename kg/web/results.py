@@ -145,12 +145,15 @@ def _select(solutions: ox.QuerySolutions, writer: ox.QueryResultsFormat, budget:
 
 def _document(head: str, rows: list[str], writer: ox.QueryResultsFormat) -> bytes:
     """``rows`` (SPARQL JSON bindings) as a whole document of pyoxigraph's ``writer``."""
-    data = f'{{"head":{head},"results":{{"bindings":[{",".join(rows)}]}}}}'.encode()
-    return ox.parse_query_results(data, format=_Q.JSON).serialize(format=writer) or b""
+    return _converted(f'{{"head":{head},"results":{{"bindings":[{",".join(rows)}]}}}}'.encode(), writer)
 
 
 def _boolean(value: bool, writer: ox.QueryResultsFormat) -> bytes:
-    data = _dumps({"head": {}, "boolean": value}).encode()
+    return _converted(_dumps({"head": {}, "boolean": value}).encode(), writer)
+
+
+def _converted(data: bytes, writer: ox.QueryResultsFormat) -> bytes:
+    """A SPARQL JSON document in ``writer``'s format, by pyoxigraph's own writer."""
     return data if writer == _Q.JSON else ox.parse_query_results(data, format=_Q.JSON).serialize(format=writer) or b""
 
 
