@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -35,7 +35,7 @@ import kg.pipeline.build  # noqa: E402
 from kg.ctgov.files import SourceProblem, iter_records  # noqa: E402
 from kg.ctgov.mapping import nct_id_of, study_last_update  # noqa: E402
 from kg.queries import list_queries, run  # noqa: E402
-from kg.store import Store, fresh_store, open_store  # noqa: E402
+from kg.store import QueryResult, Store, fresh_store, open_store  # noqa: E402
 
 DATA: Final = REPO.parent / "shared" / "data" / "ctgov"
 MESH_FILES: Final = [
@@ -60,8 +60,11 @@ PARAMETER_VALUES: Final = {
     "intervention": ("placebo", "D000068677"),
     "concept": ("Lung Neoplasms", "D008175"),
     "label": ("Lung Neoplasms", "D008175"),
+    "since": ("2024-01-01", "2024-01-01"),  # a day (changes_since): "cancer" is an error on Virtuoso
 }
 DEFAULT_VALUES: Final = PARAMETER_VALUES["condition"]
+#: What answers a named query: ``kg.queries.run`` (its SPARQL) or ``kg.analysis.answers.answer`` (as ``kg query``).
+Runner = Callable[[Store, str, Mapping[str, str]], QueryResult]
 
 
 # --- inputs ---------------------------------------------------------------------------------------------
@@ -177,10 +180,18 @@ def _alarm(signum: int, frame: object) -> None:
 
 
 def time_queries(
-    store: Store, cases: list[dict[str, Any]], repeats: int, budget: float, timeout: float
+    store: Store,
+    cases: list[dict[str, Any]],
+    repeats: int,
+    budget: float,
+    timeout: float,
+    *,
+    runner: Runner = run,
+    keep: dict[str, QueryResult] | None = None,
 ) -> list[dict[str, Any]]:
     """Each case up to ``repeats`` times, fewer once its runs took ``budget`` seconds; a run longer than
-    ``timeout`` is abandoned (rdflib needs minutes for some queries)."""
+    ``timeout`` is abandoned (rdflib needs minutes for some queries). ``runner`` answers a named query (the SPARQL by
+    default); ``keep``, when given, receives each finished case's last result by label, to compare two runners."""
     signal.signal(signal.SIGALRM, _alarm)
     results = []
     for case in cases:
@@ -190,7 +201,10 @@ def time_queries(
             clock = time.perf_counter()
             signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
-                rows = len(run(store, case["query"], case["params"]).rows)
+                result = runner(store, case["query"], case["params"])
+                rows = len(result.rows)
+                if keep is not None:
+                    keep[case["label"]] = result
             except QueryTimeout:
                 error = f"timeout: > {timeout:g} s"
                 break

@@ -22,6 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kg.analysis.answers import answer
 from kg.analysis.changes import changes as find_changes
 from kg.analysis.hierarchy import ancestor_table
 from kg.analysis.landscape import Landscape
@@ -34,7 +35,7 @@ from kg.analysis.trial import trial_json
 from kg.config import default_spec
 from kg.pipeline.build import build as build_store
 from kg.pipeline.build import build_into
-from kg.queries import catalogue, run
+from kg.queries import catalogue
 from kg.store import QueryResult, Store, in_memory, open_store
 from kg.views.explorer import write_explorer
 from kg.views.landscape_compare_report import write_comparison
@@ -193,12 +194,13 @@ class Graph:
         return catalogue()
 
     def query(self, name: str, **params: object) -> QueryResult:
-        """Run a named query with its parameters bound as RDF terms (``kg query NAME --param k=v``).
+        """Run a named query with its parameters bound as RDF terms (``kg query NAME --param k=v``); on an embedded
+        store the aggregates and searches come from the saved indexes, with the same rows.
 
         >>> g.query("trial_summary", nct="NCT07232407").column("nct")
         ['NCT07232407']
         """
-        return run(self.store, name, {key: str(value) for key, value in params.items()})
+        return answer(self.store, name, {key: str(value) for key, value in params.items()})
 
     def sparql(self, text: str) -> QueryResult:
         """Any SPARQL SELECT or ASK query; the default graph is the union of every trial's graph.

@@ -7,7 +7,8 @@ adverse events, references, start dates, the concepts' labels and pharmacologica
 completion dates' types, allocation, masking, primary purpose and arms) as NumPy arrays over
 trial and concept numbers, so :mod:`kg.analysis.landscape` computes every table with a few vectorised counts.
 Each function here answers exactly what one ``queries/landscape_*.rq`` answers (same rows, order and value
-types): the queries stay the definition, and what a remote store runs.
+types): the queries stay the definition, and what a remote store runs. With the trials' NCT ids and primary
+completion dates, it also answers the whole-registry aggregates (:mod:`kg.analysis.registry_facts`).
 
 The MeSH side of a scope (which concepts sit under the condition, which drugs have an action under the
 intervention, the condition's children) is vocabulary-sized, not registry-sized: it is asked of the store per
@@ -35,8 +36,9 @@ import numpy.typing as npt
 
 from kg.analysis.hierarchy import mesh_loaded
 from kg.analysis.saved_index import SavedIndex
+from kg.identifiers import is_nct_id
 from kg.store import Store
-from kg.vocab import MESH, SPARQL_PROLOGUE
+from kg.vocab import CTGOV_STUDY, MESH, SPARQL_PROLOGUE
 
 __all__ = [
     "ACTIVE_SITE_STATUSES",
@@ -60,7 +62,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_FORMAT: Final = 6
+_FORMAT: Final = 7
 _NONE: Final = "NONE"
 #: A design field (allocation, masking, primary purpose) the record does not state (masking has a NONE of its own).
 NOT_STATED: Final = "NOT_STATED"
@@ -279,6 +281,11 @@ class LandscapeIndex:
     purpose: npt.NDArray[np.int16]
     purpose_labels: list[str]
     arms: Ints
+    #: Per trial: the number of its NCT id (``NCT00000102``: 102), read from its IRI; -1 for another IRI.
+    nct: Ints
+    #: Per trial: its primary completion date as written (``MIN(STR(?date))``), like ``start`` (-1 none).
+    primary: Ints
+    primary_texts: list[str]
     seconds: float = 0.0
     format: int = _FORMAT
 
@@ -416,16 +423,39 @@ def _month(date: str) -> int:
     return int(date[:4]) * 12 + int(date[5:7]) if len(date) >= 7 else int(NO_MONTH)
 
 
-def _months(store: Store, path: str, trial: Callable[[str], int | None], trials: int) -> Ints:
-    """Per trial, the month of its first ``path`` date in string order (the queries' ``MIN(STR(?date))``)."""
+def _firsts(store: Store, path: str, trial: Callable[[str], int | None]) -> dict[int, str]:
+    """Per trial with a ``path`` value, its first in string order (the queries' ``MIN(STR(?value))``)."""
     first: dict[int, str] = {}
     for number, value in _scalars(store, path, trial):
         if number not in first or value < first[number]:
             first[number] = value
+    return first
+
+
+def _months(first: dict[int, str], trials: int) -> Ints:
+    """Per trial, the month of its first date (see :func:`_firsts`), ``NO_MONTH`` without one."""
     months = np.full(trials, NO_MONTH, dtype=np.int32)
     for number, value in first.items():
         months[number] = _month(value)
     return months
+
+
+def _texts(first: dict[int, str], trials: int) -> tuple[Ints, list[str]]:
+    """Per trial, the position of its first text (see :func:`_firsts`) among the sorted distinct texts (-1 without
+    one), and those texts: a date as written in four bytes per trial."""
+    texts = sorted(set(first.values()))
+    rank = {text: number for number, text in enumerate(texts)}
+    numbers = np.full(trials, -1, dtype=np.int32)
+    for number, value in first.items():
+        numbers[number] = rank[value]
+    return numbers, texts
+
+
+def _nct_numbers(iris: Iterable[str]) -> Ints:
+    """The number of each trial's NCT id, from its IRI (``…/study/NCT00000102``: 102), -1 for another IRI."""
+    prefix = CTGOV_STUDY.iri
+    ids = [iri[len(prefix) :] if iri.startswith(prefix) else "" for iri in iris]
+    return np.asarray([int(nct[3:]) if is_nct_id(nct) else -1 for nct in ids], dtype=np.int32)
 
 
 def _flags(store: Store, path: str, trial: Callable[[str], int | None], trials: int) -> npt.NDArray[np.int8]:
@@ -441,10 +471,7 @@ def _codes(
     store: Store, path: str, trial: Callable[[str], int | None], trials: int, marker: str
 ) -> tuple[npt.NDArray[np.int16], list[str]]:
     """Per trial, the code (``STRAFTER`` of ``marker``) of its smallest ``path`` IRI, ``NOT_STATED`` without one."""
-    first: dict[int, str] = {}
-    for number, value in _scalars(store, path, trial):
-        if number not in first or value < first[number]:
-            first[number] = value
+    first = _firsts(store, path, trial)
     labels = _Interner()
     codes = np.full(trials, labels(NOT_STATED), dtype=np.int16)
     for number, value in first.items():
@@ -516,6 +543,7 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
     fingerprint = LANDSCAPE_INDEX.fingerprint(store)
     position = {iri: number for number, iri in enumerate(sorted(row[0] for row in store.solutions(_TRIALS, "s")))}
     trials = len(position)
+    nct = _nct_numbers(position)
     trial = position.get
 
     synthetic = np.zeros(trials, dtype=bool)
@@ -525,23 +553,16 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
     for number, value in _scalars(store, "kg:startDateEstimated", trial):
         estimated[number] |= value == "true"
     year = np.full(trials, NO_YEAR, dtype=np.int32)
-    first_start: dict[int, str] = {}
-    for number, value in _scalars(store, "kg:startDate", trial):
-        year[number] = int(value[:4])
-        if number not in first_start or value < first_start[number]:
-            first_start[number] = value
-    start_texts = sorted(set(first_start.values()))
-    start_month = np.full(trials, NO_MONTH, dtype=np.int32)
+    first_start = _firsts(store, "kg:startDate", trial)
     for number, value in first_start.items():
-        start_month[number] = _month(value)
+        year[number] = int(value[:4])
+    start, start_texts = _texts(first_start, trials)
+    first_primary = _firsts(store, "kg:primaryCompletionDate", trial)
+    primary, primary_texts = _texts(first_primary, trials)
     arms = np.bincount(_read(store, _predicate("kg:arm"), trial, _Interner()).trials, minlength=trials).astype(np.int32)
     allocation, allocation_labels = _codes(store, "kg:allocation", trial, trials, "/allocation/")
     masking, masking_labels = _codes(store, "kg:masking", trial, trials, "/masking/")
     purpose, purpose_labels = _codes(store, "kg:primaryPurpose", trial, trials, "/primaryPurpose/")
-    start = np.full(trials, -1, dtype=np.int32)
-    start_rank = {text: rank for rank, text in enumerate(start_texts)}
-    for number, value in first_start.items():
-        start[number] = start_rank[value]
     counts: list[int] = [0] * trials
     enrolled = np.zeros(trials, dtype=bool)
     for number, value in _scalars(store, "kg:enrollment", trial):
@@ -637,11 +658,11 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
         action_iris=actions.texts,
         action_labels=_names(store, "kg:pharmacologicalAction", actions.texts, "skos:prefLabel"),
         has_results=has_results,
-        primary_month=_months(store, "kg:primaryCompletionDate", trial, trials),
-        posted_month=_months(store, "kg:resultsFirstPosted", trial, trials),
+        primary_month=_months(first_primary, trials),
+        posted_month=_months(_firsts(store, "kg:resultsFirstPosted", trial), trials),
         serious_events=_serious_events(store, trial),
         references=_references(store, trial),
-        start_month=start_month,
+        start_month=_months(first_start, trials),
         start_type=_flags(store, "kg:startDateEstimated", trial, trials),
         primary_type=_flags(store, "kg:primaryCompletionDateEstimated", trial, trials),
         allocation=allocation,
@@ -651,6 +672,9 @@ def build_landscape_index(store: Store) -> LandscapeIndex:
         purpose=purpose,
         purpose_labels=purpose_labels,
         arms=arms,
+        nct=nct,
+        primary=primary,
+        primary_texts=primary_texts,
     )
     index.seconds = round(time.perf_counter() - started, 3)
     logger.info("landscape index: %d trials, %.1f s, %.1f MiB", trials, index.seconds, index.size_bytes() / 2**20)

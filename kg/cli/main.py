@@ -50,8 +50,10 @@ def query(
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Run a named query from queries/ with its parameters bound safely."""
-    from kg.queries import QueryError, run
+    """Run a named query from queries/ with its parameters bound safely (on an embedded store, the aggregates and
+    the condition and intervention searches are answered from the indexes saved beside it: the same rows)."""
+    from kg.analysis.answers import answer
+    from kg.queries import QueryError
     from kg.store import open_store
 
     values: dict[str, str] = {}
@@ -61,7 +63,7 @@ def query(
             raise QueryError(f"--param {item!r}: write KEY=VALUE")
         values[key.strip()] = value
     with open_store(store, read_only=True) as opened:
-        print_result(run(opened, name, values), fmt, title=name)
+        print_result(answer(opened, name, values), fmt, title=name)
 
 
 @app.command()

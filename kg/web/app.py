@@ -128,17 +128,12 @@ class _Views:
         return HTMLResponse(await self.gates["search"].run(self._search, query))
 
     def _search(self, query: str) -> str:
-        """The index page of the trials whose id and title hold every word of ``query`` (a thread's work: it
-        reads every title)."""
-        from kg.analysis.related import RELATED_INDEX
+        """The index page of the trials whose id and title hold every word of ``query`` (a thread's work: the search
+        index finds the candidates, each checked word by word)."""
+        from kg.analysis.search_index import search_index
 
-        index = RELATED_INDEX.load(self.store)
-        words = query.casefold().split()
-        matches = [
-            (nct, title)
-            for nct, title in zip(index.ncts, index.titles, strict=True)
-            if all(word in f"{nct} {title}".casefold() for word in words)
-        ]
+        index = search_index(self.store)
+        matches = index.search_titles(query)
         return index_page(matches[:_INDEX_ROWS], total=len(index.ncts), query=query, max_chars=MAX_SEARCH_CHARS)
 
     def _render_page(self, nct: str, depth: int, top: int) -> str:

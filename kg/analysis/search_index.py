@@ -1,0 +1,416 @@
+"""The search index: every trial's terms, MeSH concepts and title, in SQLite FTS5 and NumPy, saved beside the store.
+
+Several named queries read every trial in SPARQL and take seconds at 20k trials, past any timeout at 600k:
+``trials_by_condition`` and ``trials_by_intervention`` (a case-insensitive substring of any term, as written, an
+other name, a registry MeSH term or ancestor; or a MeSH id), ``trials_under`` and ``related_trials``. This index
+answers them with the same rows in milliseconds:
+
+- The distinct terms, lower-cased, sit in an FTS5 table with the trigram tokenizer, contentless and without
+  positions (a third of the size). A needle of three characters or more selects the terms holding all of its
+  trigrams; shorter ones scan the terms. Every candidate is checked with Python's ``in`` on the lower-cased text,
+  so the answer is exactly the query's ``CONTAINS(LCASE(?matched), LCASE(?text))``, never a superset.
+- A term belongs to a *source*: a node and the predicate that labels it (``rdfs:label`` of a condition as written,
+  ``kg:otherName`` of an intervention use, ``kg:registryTerm`` of a MeSH concept), as in the query's ``UNION``
+  branches; a trial reaches a source through one of the branch's predicates. Posting lists (NumPy arrays) lead
+  from terms to sources to trials; a MeSH id selects the sources of that concept's node, so a MeSH-bound query
+  starts from the concept, not from every trial.
+- Trials by MeSH concept (their terms; the registry's ancestors): ``trials_under`` takes the concept's descendants
+  from the materialised closure (vocabulary-sized, bound to the concept), ``related_trials`` the trial's concepts.
+- The titles (with the NCT id) are a second FTS5 table: the explorer's search for every word of a query.
+
+Matched terms within a row are sorted (``GROUP_CONCAT`` leaves their order to the engine). The database lives in
+memory and is pickled whole (as the bytes of a database file), so it is saved and checked like every other index
+(:mod:`kg.analysis.saved_index`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import sqlite3
+import tempfile
+import threading
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+from pyoxigraph import Literal
+
+from kg.analysis.saved_index import SavedIndex
+from kg.identifiers import normalize_mesh_id
+from kg.queries import trial_terms
+from kg.store import QueryResult, Store, Value
+from kg.vocab import MESH, SPARQL_PROLOGUE
+
+__all__ = ["FROM_SEARCH", "SEARCH_INDEX", "SearchIndex", "build_search_index", "search_index"]
+
+_FORMAT: Final = 1
+Ints = npt.NDArray[np.int32]
+
+#: The query's UNION branches per field: how a trial reaches a node, and the predicate whose values are matched.
+_BRANCHES: Final = {
+    "condition": (
+        ("kg:condition", "rdfs:label"),
+        ("kg:conditionMesh", "kg:registryTerm"),
+        ("kg:registryConditionAncestor", "kg:registryTerm"),
+    ),
+    "intervention": (
+        ("kg:intervention", "rdfs:label"),
+        ("kg:interventionUse", "kg:otherName"),
+        ("kg:interventionMesh", "kg:registryTerm"),
+        ("kg:registryInterventionAncestor", "kg:registryTerm"),
+    ),
+}
+_TRIALS: Final = (
+    SPARQL_PROLOGUE
+    + "SELECT ?trial ?nct ?title WHERE { ?trial dcterms:identifier ?nct OPTIONAL { ?trial schema:name ?title } }"
+)
+#: The trigram tokenizer indexes substrings of three characters; shorter ones are found by a scan.
+_TRIGRAM: Final = 3
+_RELATED_LIMIT: Final = 50
+#: ``related_trials``'s first half, bound to the trial: its concepts that count, their IC and labels.
+_TRIAL_CONCEPTS: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?concept ?ic ?label WHERE {
+  ?trial dcterms:identifier ?nct .
+  ?trial kg:conditionMesh|kg:interventionMesh|kg:registryConditionAncestor|kg:registryInterventionAncestor ?concept .
+  ?concept kg:informationContent ?ic .
+  OPTIONAL { ?concept kg:depth ?depth }
+  FILTER(?ic >= 2.0 || ?depth >= 3)
+  OPTIONAL { ?concept skos:prefLabel ?preferred }
+  OPTIONAL { ?concept kg:registryTerm ?term }
+  BIND(COALESCE(?preferred, ?term, STR(?concept)) AS ?label)
+}"""
+)
+_CONCEPT_PATHS: Final = (
+    "kg:conditionMesh|kg:interventionMesh",
+    "kg:registryConditionAncestor|kg:registryInterventionAncestor",
+)
+#: The query's MeSH side, bound to the concept: vocabulary-sized, from the materialised closure.
+_UNDER: Final = (
+    SPARQL_PROLOGUE + "SELECT ?term ?label WHERE { ?term kg:ancestor? ?concept . ?term skos:prefLabel ?label }"
+)
+_SEPARATOR: Final = " | "
+_MESH_PREFIX: Final = MESH[""].value
+
+
+def _branch_query(reach: str, label: str) -> str:
+    return f"{SPARQL_PROLOGUE}SELECT ?trial ?node ?matched WHERE {{ ?trial {reach} ?node . ?node {label} ?matched }}"
+
+
+@dataclass
+class _Postings:
+    """Lists of integers by key, in compressed sparse rows: ``values[offsets[k]:offsets[k + 1]]`` for key ``k``."""
+
+    offsets: Ints
+    values: Ints
+
+    @classmethod
+    def of(cls, keys: npt.ArrayLike, values: npt.ArrayLike, size: int) -> _Postings:
+        """The distinct values of each key from two equally long sequences of ``(key, value)`` pairs."""
+        pairs = np.unique((np.asarray(keys, dtype=np.int64) << 32) | np.asarray(values, dtype=np.int64))
+        counts = np.bincount((pairs >> 32).astype(np.int64), minlength=size)
+        offsets = np.zeros(size + 1, dtype=np.int32)
+        np.cumsum(counts, out=offsets[1:])
+        return cls(offsets, (pairs & 0xFFFFFFFF).astype(np.int32))
+
+    def pad(self, size: int) -> None:
+        """Grow to ``size`` keys (the keys past the last one met have no values)."""
+        missing = size + 1 - len(self.offsets)
+        self.offsets = np.concatenate([self.offsets, np.full(missing, self.offsets[-1], dtype=np.int32)])
+
+    def expand(self, keys: npt.ArrayLike) -> tuple[Ints, Ints]:
+        """The values of each of ``keys`` (which may repeat): ``(i, value)`` pairs, ``i`` the position in ``keys``."""
+        chosen = np.asarray(keys, dtype=np.int64)
+        starts = self.offsets[chosen].astype(np.int64)
+        lengths = self.offsets[chosen + 1] - starts
+        owner = np.repeat(np.arange(len(chosen), dtype=np.int32), lengths)
+        first = np.cumsum(lengths) - lengths
+        positions = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(starts - first, lengths)
+        return owner, self.values[positions]
+
+
+@dataclass
+class _Field:
+    """One field's sources (conditions or interventions): their terms, their trials, and the MeSH nodes among them."""
+
+    source_terms: _Postings
+    source_trials: _Postings
+    term_sources: _Postings
+    mesh_sources: dict[str, list[int]]
+
+
+@dataclass
+class SearchIndex:
+    """Terms and titles in SQLite FTS5 (in memory, pickled whole) and posting lists from terms to trials."""
+
+    fingerprint: str
+    ncts: list[str]
+    titles: list[str | None]
+    terms: list[str]
+    #: The terms lower-cased, as the query's ``LCASE`` compares them.
+    folded: list[str]
+    fields: dict[str, _Field]
+    #: Trials by their condition and intervention MeSH terms (``kg:conditionMesh|kg:interventionMesh``), and by the
+    #: registry's ancestors of those (``kg:registryConditionAncestor|kg:registryInterventionAncestor``).
+    concept_trials: _Postings
+    ancestor_trials: _Postings
+    concepts: dict[str, int]
+    database: sqlite3.Connection
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {name: value for name, value in self.__dict__.items() if name not in ("database", "lock")}
+        return {**state, "database": _database_bytes(self.database)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, database=_database_from(state.pop("database")), lock=threading.Lock())
+
+    def _rows(self, sql: str, parameters: Sequence[str]) -> list[int]:
+        with self.lock:
+            return [row[0] for row in self.database.execute(sql, parameters)]
+
+    def _candidates(self, table: str, texts: Iterable[str]) -> list[int] | None:
+        """Rows of ``table`` holding every trigram of ``texts``: a superset of the rows holding each text, since the
+        tables keep no positions (a third of the size); ``None`` when no text has a trigram (the caller scans)."""
+        grams = {text[start : start + _TRIGRAM] for text in texts for start in range(len(text) - _TRIGRAM + 1)}
+        if not grams:
+            return None
+        query = " AND ".join('"' + gram.replace('"', '""') + '"' for gram in sorted(grams))  # each one token, quoted
+        return self._rows(f"SELECT rowid FROM {table} WHERE {table} MATCH ?", [query])
+
+    def terms_containing(self, text: str) -> list[int]:
+        """Numbers of the terms that hold ``text`` case-insensitively (SPARQL's ``CONTAINS(LCASE(…), LCASE(…))``)."""
+        needle = text.lower()
+        found = self._candidates("terms", [needle])
+        numbers = range(len(self.folded)) if found is None else found
+        return [number for number in numbers if needle in self.folded[number]]
+
+    def trials_matching(self, field_name: str, value: str) -> QueryResult:
+        """``trials_by_condition`` / ``trials_by_intervention``: the same rows (matched terms sorted in each row)."""
+        index = self.fields[field_name]
+        try:
+            by_mesh = np.asarray(index.mesh_sources.get(MESH[normalize_mesh_id(value)].value, []), dtype=np.int32)
+        except ValueError:
+            by_mesh = np.zeros(0, dtype=np.int32)  # not a MeSH id: text only, as the query binds it
+        owner, mesh_terms = index.source_terms.expand(by_mesh)
+        matched = np.asarray(self.terms_containing(value), dtype=np.int32)
+        text_owner, text_sources = index.term_sources.expand(matched)
+        sources = np.concatenate([by_mesh[owner], text_sources])
+        terms = np.concatenate([mesh_terms, matched[text_owner]])
+        owner, trials = index.source_trials.expand(sources)
+        pairs = np.unique((trials.astype(np.int64) << 32) | terms[owner].astype(np.int64))
+        rows = self._answer_rows(*_split(pairs), self.terms, "matched_terms")
+        return QueryResult(["nct", "title", "matched_terms"], list(rows))
+
+    def trials_under(self, store: Store, concept: str) -> QueryResult:
+        """``trials_under``: the concept's descendants (with itself) from the store's closure, then their trials."""
+        found = store.select(_UNDER, {"concept": MESH[normalize_mesh_id(concept)]}).rows
+        numbers, labels = [], []
+        for row in found:
+            if (number := self.concepts.get(str(row["term"]))) is not None:  # else no trial has that term
+                numbers.append(number)
+                labels.append(str(row["label"]))
+        owner, trials = self.concept_trials.expand(numbers)
+        pairs = np.unique((trials.astype(np.int64) << 32) | owner.astype(np.int64))
+        return QueryResult(["nct", "title", "via"], list(self._answer_rows(*_split(pairs), labels, "via")))
+
+    def related_trials(self, store: Store, nct: Literal) -> QueryResult:
+        """``related_trials``: the trial's specific concepts from the store (bound to it), the trials sharing them
+        from the posting lists, scored and ranked as the query does."""
+        ic: dict[int, float] = {}
+        labels: dict[int, set[str]] = defaultdict(set)
+        for row in store.select(_TRIAL_CONCEPTS, {"nct": nct}).rows:
+            number = self.concepts[str(row["concept"])]  # the trial itself reaches it: it has a number
+            ic[number] = float(row["ic"])  # type: ignore[arg-type]
+            labels[number].add(str(row["label"]))
+        me = bisect.bisect_left(self.ncts, nct.value)
+        chosen = np.fromiter(sorted(ic), dtype=np.int64, count=len(ic))
+        keys = np.unique(
+            np.concatenate([(trials.astype(np.int64) << 32) | chosen[owner] for owner, trials in self._sharing(chosen)])
+        )
+        trials, concepts = _split(keys[(keys >> 32) != me])
+        # SUM(DISTINCT ?ic) over xsd:decimal values is exact: sum them as integers of their smallest unit
+        exact = [Decimal(repr(ic[number])) for number in chosen.tolist()]
+        places = max((-int(value.as_tuple().exponent) for value in exact), default=0)
+        values, of_concept = np.unique([int(value.scaleb(places)) for value in exact], return_inverse=True)
+        distinct = np.unique((trials.astype(np.int64) << 32) | of_concept[np.searchsorted(chosen, concepts)])
+        units = np.bincount(distinct >> 32, weights=values[distinct & 0xFFFFFFFF], minlength=len(self.ncts))
+        score = units.astype(np.int64)  # exact: float64 holds these integer sums (far below 2**53) exactly
+        candidates = np.unique(trials)
+        top = candidates[np.lexsort((candidates, -score[candidates]))[:_RELATED_LIMIT]]
+        rows: list[dict[str, Value]] = []
+        for trial in top.tolist():
+            shared = concepts[trials == trial].tolist()
+            rows.append(
+                {
+                    "nct_id": self.ncts[trial],
+                    "title": self.titles[trial],
+                    "score": float(Decimal(int(score[trial])).scaleb(-places)),
+                    "shared": len(shared),
+                    "concepts": _SEPARATOR.join(sorted(set().union(*(labels[number] for number in shared)))),
+                }
+            )
+        return QueryResult(["nct_id", "title", "score", "shared", "concepts"], rows)
+
+    def _sharing(self, concepts: npt.NDArray[np.int64]) -> Iterator[tuple[Ints, Ints]]:
+        """``(position in concepts, trial)`` pairs of every trial reaching each concept along either path."""
+        for postings in (self.concept_trials, self.ancestor_trials):
+            yield postings.expand(concepts)
+
+    def _answer_rows(self, trials: Ints, names: Ints, texts: Sequence[str], column: str) -> Iterator[dict[str, Value]]:
+        """One row per trial (in NCT order: trials are numbered so), its distinct texts sorted and joined."""
+        if not len(trials):
+            return
+        starts = np.flatnonzero(np.r_[True, trials[1:] != trials[:-1]])
+        ends = np.r_[starts[1:], len(trials)]
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            trial = int(trials[start])
+            joined = _SEPARATOR.join(sorted({texts[number] for number in names[start:end].tolist()}))
+            yield {"nct": self.ncts[trial], "title": self.titles[trial], column: joined}
+
+    def search_titles(self, query: str) -> list[tuple[str, str]]:
+        """``(nct, title)`` of the trials whose id and title hold every word of ``query`` (case-folded), by NCT id."""
+        words = query.casefold().split()
+        candidates = self._candidates("titles", words)
+        numbers = range(len(self.ncts)) if candidates is None else sorted(candidates)
+        found = []
+        for number in numbers:
+            text = f"{self.ncts[number]} {self.titles[number] or ''}"
+            if all(word in text.casefold() for word in words):
+                found.append((self.ncts[number], self.titles[number] or ""))
+        return found
+
+
+def _database_bytes(database: sqlite3.Connection) -> bytes:
+    """The in-memory database as the bytes of a database file (``serialize`` needs Python 3.11; ``backup`` does not)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "index.sqlite")
+        with contextlib.closing(sqlite3.connect(path)) as disk:
+            database.backup(disk)
+        return path.read_bytes()
+
+
+def _database_from(data: bytes) -> sqlite3.Connection:
+    """An in-memory database from the bytes of a database file."""
+    database = sqlite3.connect(":memory:", check_same_thread=False)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "index.sqlite")
+        path.write_bytes(data)
+        with contextlib.closing(sqlite3.connect(path)) as disk:
+            disk.backup(database)
+    return database
+
+
+def _split(pairs: npt.NDArray[np.int64]) -> tuple[Ints, Ints]:
+    """Pairs packed as ``first << 32 | second`` back into two arrays."""
+    return (pairs >> 32).astype(np.int32), (pairs & 0xFFFFFFFF).astype(np.int32)
+
+
+class _Numbers(dict[Any, int]):
+    """A number for each distinct key, in order of first sight."""
+
+    def __missing__(self, key: Any) -> int:
+        self[key] = number = len(self)
+        return number
+
+
+def _fts(database: sqlite3.Connection, table: str, texts: Iterable[str]) -> None:
+    """An FTS5 trigram table of ``texts`` (already case-folded: the tokenizer then compares exactly), row ``i`` the
+    ``i``-th text; contentless (the texts are kept in lists) and without positions."""
+    tokenizer = "tokenize='trigram case_sensitive 1', content='', detail=none"
+    database.execute(f"CREATE VIRTUAL TABLE {table} USING fts5(text, {tokenizer})")
+    database.executemany(f"INSERT INTO {table}(rowid, text) VALUES (?, ?)", enumerate(texts))
+
+
+def _field(store: Store, branches: Sequence[tuple[str, str]], trial: Mapping[str, int], terms: _Numbers) -> _Field:
+    """One field's sources and posting lists, read branch by branch (each a whole-predicate read)."""
+    sources = _Numbers()
+    source_of_term, term_of_source, source_of_trial, trial_of_source = (array("i") for _ in range(4))  # compact
+    for reach, label in branches:
+        for subject, node, matched in store.solutions(_branch_query(reach, label), "trial", "node", "matched"):
+            number = trial.get(subject)
+            if number is None:
+                continue  # not a trial with an NCT id: the query's join drops it too
+            source = sources[node, label]
+            source_of_term.append(source)
+            term_of_source.append(terms[matched])
+            source_of_trial.append(source)
+            trial_of_source.append(number)
+    size = len(sources)
+    mesh_sources: dict[str, list[int]] = {}
+    for (node, _), source in sources.items():
+        if node.startswith(_MESH_PREFIX):
+            mesh_sources.setdefault(node, []).append(source)
+    return _Field(
+        source_terms=_Postings.of(source_of_term, term_of_source, size),
+        source_trials=_Postings.of(source_of_trial, trial_of_source, size),
+        term_sources=_Postings.of(term_of_source, source_of_term, len(terms)),
+        mesh_sources=mesh_sources,
+    )
+
+
+def _concept_postings(store: Store, path: str, trial: Mapping[str, int], concepts: _Numbers) -> _Postings:
+    """The trials of each MeSH concept along ``path``."""
+    of_concept, trial_of_concept = array("i"), array("i")
+    for subject, concept in store.solutions(f"{SPARQL_PROLOGUE}SELECT ?s ?o WHERE {{ ?s {path} ?o }}", "s", "o"):
+        if (number := trial.get(subject)) is not None:
+            of_concept.append(concepts[concept])
+            trial_of_concept.append(number)
+    return _Postings.of(of_concept, trial_of_concept, len(concepts))
+
+
+def build_search_index(store: Store) -> SearchIndex:
+    """Read every trial's id, title and terms from the store and index them (about a minute at 600k trials)."""
+    fingerprint = SEARCH_INDEX.fingerprint(store)
+    trials = sorted(store.solutions(_TRIALS, "trial", "nct", "title"), key=lambda row: row[1])
+    number = {iri: position for position, (iri, _, _) in enumerate(trials)}
+    terms = _Numbers()
+    fields = {name: _field(store, branches, number, terms) for name, branches in _BRANCHES.items()}
+    for name in fields:  # a field read before the other met fewer terms
+        fields[name].term_sources.pad(len(terms))
+    concepts = _Numbers()
+    concept_trials, ancestor_trials = (_concept_postings(store, path, number, concepts) for path in _CONCEPT_PATHS)
+    for postings in (concept_trials, ancestor_trials):
+        postings.pad(len(concepts))
+    ncts = [nct for _, nct, _ in trials]
+    titles = [title or None for _, _, title in trials]
+    texts = list(terms)
+    database = sqlite3.connect(":memory:", check_same_thread=False)
+    folded = [text.lower() for text in texts]
+    _fts(database, "terms", folded)
+    _fts(database, "titles", (f"{nct} {title or ''}".casefold() for nct, title in zip(ncts, titles, strict=True)))
+    database.commit()
+    return SearchIndex(
+        fingerprint, ncts, titles, texts, folded, fields, concept_trials, ancestor_trials, dict(concepts), database
+    )
+
+
+SEARCH_INDEX: Final = SavedIndex("search", SearchIndex, _FORMAT, build_search_index)
+
+
+def _trial_term(nct: str) -> Literal:
+    """The NCT id as the named query binds it (checked and normalised there)."""
+    return trial_terms("related_trials", [nct]).popitem()[1]
+
+
+def search_index(store: Store) -> SearchIndex:
+    """The store's search index (saved beside an on-disk store by the build; else built on first use)."""
+    return SEARCH_INDEX.load(store)
+
+
+#: The named queries this index answers (see :mod:`kg.analysis.answers`).
+FROM_SEARCH: Final = {
+    "trials_by_condition": lambda store, values: search_index(store).trials_matching("condition", values["condition"]),
+    "trials_by_intervention": lambda store, values: search_index(store).trials_matching(
+        "intervention", values["intervention"]
+    ),
+    "trials_under": lambda store, values: search_index(store).trials_under(store, values["concept"]),
+    "related_trials": lambda store, values: search_index(store).related_trials(store, _trial_term(values["nct"])),
+}

@@ -1,0 +1,193 @@
+"""The search index answers trials_by_condition / trials_by_intervention exactly as their SPARQL does, and the
+explorer's title search as its documented word-by-word rule, on the real records (``../shared/data``)."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+import pytest
+
+from kg.analysis.answers import answer
+from kg.analysis.search_index import SEARCH_INDEX, SearchIndex, search_index
+from kg.queries import QueryError, run
+from kg.store import QueryResult, Store
+from kg.vocab import SPARQL_PROLOGUE
+
+FIELDS = {"condition": "trials_by_condition", "intervention": "trials_by_intervention"}
+#: Each field's terms by the query's own UNION pattern, read once (the oracle the index is checked against).
+PAIRS = {
+    "condition": """{ ?trial kg:condition ?node . ?node rdfs:label ?matched }
+      UNION { ?trial kg:conditionMesh ?node . ?node kg:registryTerm ?matched }
+      UNION { ?trial kg:registryConditionAncestor ?node . ?node kg:registryTerm ?matched }""",
+    "intervention": """{ ?trial kg:intervention ?node . ?node rdfs:label ?matched }
+      UNION { ?trial kg:interventionUse ?node . ?node kg:otherName ?matched }
+      UNION { ?trial kg:interventionMesh ?node . ?node kg:registryTerm ?matched }
+      UNION { ?trial kg:registryInterventionAncestor ?node . ?node kg:registryTerm ?matched }""",
+}
+#: Awkward values: empty, one or two characters (below the trigram), FTS5 syntax, quotes, case, MeSH ids.
+PROBES = {
+    "condition": [
+        "",
+        "a",
+        "ca",
+        "CANCER",
+        "Neoplasms",
+        "D009369",
+        "D000009369",
+        '"x',
+        "*",
+        "AND",
+        "NEAR(",
+        "(",
+        "ü",
+        "D999999",
+    ],
+    "intervention": ["placebo", "ab", "D000068677", "C000000001", "Sildenafil Citrate", "-", "OR placebo"],
+}
+
+
+def _normalised(result: QueryResult) -> list[tuple[object, object, tuple[str, ...]]]:
+    """Rows with each row's matched terms as a sorted tuple: GROUP_CONCAT's order is not defined by SPARQL."""
+    return [(row["nct"], row["title"], tuple(sorted(str(row["matched_terms"]).split(" | ")))) for row in result.rows]
+
+
+@pytest.fixture(scope="module")
+def index(real_mesh_store: Store) -> SearchIndex:
+    return search_index(real_mesh_store)
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_answers_equal_the_named_query_for_awkward_values(
+    real_mesh_store: Store, index: SearchIndex, field: str
+) -> None:
+    for value in PROBES[field]:
+        sparql = run(real_mesh_store, FIELDS[field], {field: value})
+        fast = index.trials_matching(field, value)
+        assert fast.variables == sparql.variables
+        assert _normalised(fast) == _normalised(sparql), value
+    assert index.trials_matching(field, PROBES[field][0]).rows, "a probe that finds nothing proves little"
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_every_real_trial_is_found_by_its_own_terms(real_mesh_store: Store, index: SearchIndex, field: str) -> None:
+    """For every real trial: a random substring of one of its terms, and one of its MeSH nodes, answered as the
+    query's FILTER defines, computed here from the query's own pattern read once."""
+    query = f"SELECT DISTINCT ?nct ?node ?matched WHERE {{ {PAIRS[field]} ?trial dcterms:identifier ?nct }}"
+    pairs = real_mesh_store.select(SPARQL_PROLOGUE + query).rows
+    by_text: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    by_node: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    own: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in pairs:
+        nct, node, matched = str(row["nct"]), str(row["node"]), str(row["matched"])
+        by_text[matched.lower()].add((nct, matched))
+        by_node[node].add((nct, matched))
+        own[nct].append((node, matched))
+    rng = random.Random(18)
+    checked = 0
+    for nct in sorted(own):
+        node, matched = rng.choice(own[nct])
+        start = rng.randrange(len(matched))
+        needle = matched[start : start + rng.randint(3, 12)].swapcase()  # shorter ones: the awkward values
+        expected: dict[str, set[str]] = defaultdict(set)
+        for text, found in by_text.items():
+            if needle.lower() in text:
+                for trial, term in found:
+                    expected[trial].add(term)
+        got = {
+            str(row["nct"]): set(str(row["matched_terms"]).split(" | "))
+            for row in index.trials_matching(field, needle).rows
+        }
+        assert got == expected, (nct, needle)
+        assert nct in got
+        meshes = [node for node, _ in own[nct] if node.startswith("http://id.nlm.nih.gov/mesh/")]
+        if meshes:
+            concept = rng.choice(meshes)
+            ui = concept.rsplit("/", 1)[1]
+            by_mesh: dict[str, set[str]] = defaultdict(set)
+            for trial, term in by_node[concept] | {
+                pair for text, found in by_text.items() if ui.lower() in text for pair in found
+            }:
+                by_mesh[trial].add(term)
+            got = {
+                str(row["nct"]): set(str(row["matched_terms"]).split(" | "))
+                for row in index.trials_matching(field, ui).rows
+            }
+            assert got == by_mesh, (nct, ui)
+        checked += 1
+    assert checked == len(own) > 1000
+
+
+def test_title_search_finds_every_word_in_id_and_title(index: SearchIndex) -> None:
+    rng = random.Random(7)
+    for number in rng.sample(range(len(index.ncts)), 60):
+        words = (index.titles[number] or "x").split()
+        query = " ".join(rng.sample(words, min(2, len(words)))).upper()
+        if rng.random() < 0.3:
+            query += f" {index.ncts[number][3:7]}"
+        expected = [
+            (nct, title or "")
+            for nct, title in zip(index.ncts, index.titles, strict=True)
+            if all(word in f"{nct} {title or ''}".casefold() for word in query.casefold().split())
+        ]
+        assert index.search_titles(query) == expected, query
+        assert (index.ncts[number], index.titles[number] or "") in expected
+    assert len(index.search_titles("")) == len(index.ncts)
+
+
+def test_the_build_saves_the_index_beside_the_store(real_mesh_store: Store, index: SearchIndex) -> None:
+    path = SEARCH_INDEX.path(real_mesh_store.spec)
+    assert path is not None and path.is_file()
+    saved = SEARCH_INDEX.read_saved(path, SEARCH_INDEX.fingerprint(real_mesh_store))
+    assert saved is not None, "the saved index is the current one"
+    assert _normalised(saved.trials_matching("condition", "lung")) == _normalised(
+        index.trials_matching("condition", "lung")
+    )
+
+
+def test_the_front_door_answers_from_the_index_and_checks_parameters(real_mesh_store: Store) -> None:
+    assert _normalised(answer(real_mesh_store, "trials_by_condition", {"condition": "D009369"})) == _normalised(
+        run(real_mesh_store, "trials_by_condition", {"condition": "D009369"})
+    )
+    with pytest.raises(QueryError, match="needs --param"):
+        answer(real_mesh_store, "trials_by_condition", {})
+    with pytest.raises(QueryError, match="has no parameter"):
+        answer(real_mesh_store, "trials_by_intervention", {"intervention": "x", "other": "y"})
+
+
+@pytest.mark.parametrize("concept", ["D009369", "D009371", "D008175", "D007172", "D000068677", "D003920", "D999999"])
+def test_trials_under_a_concept_equal_the_named_query(real_mesh_store: Store, index: SearchIndex, concept: str) -> None:
+    def rows(result: QueryResult) -> list[tuple[object, object, tuple[str, ...]]]:
+        return [(row["nct"], row["title"], tuple(sorted(str(row["via"]).split(" | ")))) for row in result.rows]
+
+    sparql = run(real_mesh_store, "trials_under", {"concept": concept})
+    fast = answer(real_mesh_store, "trials_under", {"concept": concept})
+    assert fast.variables == sparql.variables
+    assert rows(fast) == rows(sparql)
+    if concept in ("D009369", "D007172"):
+        assert len(fast.rows) > 10, "Neoplasms and Erectile Dysfunction have many real trials under them"
+
+
+def test_related_trials_equal_the_named_query(real_mesh_store: Store, index: SearchIndex) -> None:
+    """Same trials, order, scores (exact: SUM over xsd:decimal), counts and labels."""
+
+    def rows(result: QueryResult) -> list[tuple[object, ...]]:
+        return [
+            (
+                row["nct_id"],
+                row["title"],
+                row["score"],
+                row["shared"],
+                tuple(sorted(str(row["concepts"]).split(" | "))),
+            )  # type: ignore[arg-type]
+            for row in result.rows
+        ]
+
+    full = 0
+    for nct in random.Random(20).sample(index.ncts, 25):
+        fast = answer(real_mesh_store, "related_trials", {"nct": nct.lower()})
+        sparql = run(real_mesh_store, "related_trials", {"nct": nct})
+        assert fast.variables == sparql.variables
+        assert rows(fast) == rows(sparql), nct
+        full += len(fast.rows) == 50
+    assert full > 5, "most sampled trials share specific concepts with 50 others or more"
