@@ -94,10 +94,10 @@ def test_other_stores_run_the_queries(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def registry_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    """3,000 synthetic trials drawn over NLM's MeSH files, built with them (the registry benchmark's path)."""
+    """1,500 synthetic trials drawn over NLM's MeSH files, built with them (the registry benchmark's path)."""
     folder = tmp_path_factory.mktemp("registry")
     spec = f"oxigraph:{folder / 'store'}"
-    build(list(write_registry(folder / "records", 3000, seed=41, mesh=MESH_FILES)), spec, mesh=MESH_FILES)
+    build(list(write_registry(folder / "records", 1500, seed=41, mesh=MESH_FILES)), spec, mesh=MESH_FILES)
     with open_store(spec, read_only=True) as store:
         yield store
 
@@ -108,7 +108,7 @@ def test_registry_table_is_small_and_quick_to_build(registry_store: Store) -> No
     saved = LANDSCAPE_INDEX.path(registry_store.spec)
     assert saved is not None and saved.is_file()  # written by the build
     index = LANDSCAPE_INDEX.load(registry_store)
-    assert index.trials == 3000 and index.fingerprint == LANDSCAPE_INDEX.fingerprint(registry_store)
+    assert index.trials == 1500 and index.fingerprint == LANDSCAPE_INDEX.fingerprint(registry_store)
     assert index.size_bytes() < 400 * index.trials, index.size_bytes()  # 600k trials: < 230 MiB of arrays
     # Not a benchmark: a bound far above the ~0.5 s it takes, so that only a blow-up (a query per trial) fails it.
     assert index.seconds < 30, index.seconds

@@ -99,6 +99,11 @@ def awkward_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         yield store
 
 
+def _landscape_values(name: str, concept: str, sponsor: str) -> dict[str, str]:
+    """A landscape query's parameters: the condition, and the lead sponsor where it takes one (the portfolio)."""
+    return {"concept": concept} | ({"sponsor": sponsor} if name == "landscape_portfolio" else {})
+
+
 def _same(
     store: Store,
     name: str,
@@ -126,9 +131,14 @@ def test_real_records_give_the_rows_of_every_query(
 ) -> None:
     for name in AGGREGATES:
         _same(real_mesh_store, name, caplog)
-    for name in LANDSCAPES:
-        for concept in (NEOPLASMS, ERECTILE_DYSFUNCTION):
-            _same(real_mesh_store, name, caplog, {"concept": concept})
+    for concept in (NEOPLASMS, ERECTILE_DYSFUNCTION):
+        top = FROM_FACTS["landscape_top_sponsors"](real_mesh_store, {"concept": concept}).rows[0]["sponsor"]
+        for name in LANDSCAPES:
+            _same(real_mesh_store, name, caplog, _landscape_values(name, concept, str(top)))
+    portfolio = FROM_FACTS["landscape_portfolio"](
+        real_mesh_store, _landscape_values("landscape_portfolio", NEOPLASMS, "x")
+    )
+    assert portfolio.rows == [], "a sponsor with no trial has an empty portfolio"
     summary = FROM_FACTS["landscape_summary"](real_mesh_store, {"concept": NEOPLASMS}).rows
     assert 0 < summary[0]["trials"] < len(real_studies)
     # And the table counts what the records say: one peer per record, start years as written.
@@ -147,7 +157,7 @@ def test_real_records_give_the_rows_of_every_query(
 def test_awkward_trials_give_the_rows_of_the_query(
     awkward_store: Store, name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _same(awkward_store, name, caplog, {"concept": NEOPLASMS} if name in LANDSCAPES else {})
+    _same(awkward_store, name, caplog, _landscape_values(name, NEOPLASMS, "Sponsor A") if name in LANDSCAPES else {})
 
 
 def test_awkward_trials_are_answered_from_the_table(awkward_store: Store) -> None:
@@ -193,4 +203,4 @@ def test_answer_on_other_stores_and_its_mistakes(tmp_path: Path, awkward_store: 
         with pytest.raises(KgError, match="needs --param concept"):
             answer(awkward_store, name)
         with pytest.raises(KgError, match="must be a MeSH id"):
-            answer(awkward_store, name, {"concept": "neoplasms"})
+            answer(awkward_store, name, _landscape_values(name, "neoplasms", "Sponsor A"))

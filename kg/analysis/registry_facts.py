@@ -113,6 +113,30 @@ def _enrollment_by_phase(store: Store, index: LandscapeIndex, values: Mapping[st
     return rows
 
 
+def _pipeline_sponsors(store: Store, index: LandscapeIndex, values: Mapping[str, str]) -> Rows:
+    """``landscape_pipeline_sponsors.rq``: in the query's order (drug, most trials first, name by code point), where
+    the landscape orders ties by name ignoring case."""
+    rows = _landscape("pipeline_sponsors")(store, index, values)
+    return sorted(rows, key=lambda row: (row["drug"], -row["trials"], row["sponsor"]))
+
+
+def _mechanism_rows(root: bool) -> Table:
+    """``landscape_mechanism_matrix.rq`` (the children's rows) or ``landscape_mechanism_root.rq`` (the condition's
+    own row): the landscape's table holds both."""
+
+    def rows(store: Store, index: LandscapeIndex, values: Mapping[str, str]) -> Rows:
+        concept = normalize_mesh_id(values["concept"])
+        return [row for row in _landscape("mechanism_matrix")(store, index, values) if (row["row"] == concept) == root]
+
+    return rows
+
+
+def _portfolio(store: Store, index: LandscapeIndex, values: Mapping[str, str]) -> Rows:
+    """``landscape_portfolio.rq``: one lead sponsor's trials in the subtree by condition term and phase."""
+    concept = normalize_mesh_id(values["concept"])
+    return sections(store, index, concept, None, "mesh", [values["sponsor"]])["portfolio"]()
+
+
 def _phase_peers(store: Store, index: LandscapeIndex, values: Mapping[str, str]) -> Rows:
     """``phase_peers.rq``: one row per trial, in NCT id order (the table's trial order: IRIs sorted)."""
     starts, primaries = [None, *index.start_texts], [None, *index.primary_texts]  # position -1 reads None
@@ -184,14 +208,17 @@ _AGGREGATES: Final[tuple[tuple[str, Table, Exact], ...]] = (
     ("phase_peers", _phase_peers, _nct_ids),
 )
 #: The landscape tables whose named query takes only the condition (``concept``) and gives the table's rows as they
-#: are (``portfolio`` takes a sponsor; the landscape orders ``pipeline_sponsors`` and adds the condition's own row
-#: to ``mechanism_matrix`` after the queries).
-_LANDSCAPES: Final = tuple(
-    table for table in TABLES if table not in ("portfolio", "pipeline_sponsors", "mechanism_matrix")
-)
+#: are; the others need their query's order, rows or sponsor.
+_ADAPTED: Final[Mapping[str, Table]] = {
+    "pipeline_sponsors": _pipeline_sponsors,
+    "mechanism_matrix": _mechanism_rows(root=False),
+    "mechanism_root": _mechanism_rows(root=True),
+    "portfolio": _portfolio,
+}
+_LANDSCAPES: Final = {**{table: _landscape(table) for table in TABLES}, **_ADAPTED}
 
 #: Named query → its answer from the fact table (same variables, rows, order and value types).
 FROM_FACTS: Final[Mapping[str, Answer]] = {
     **{name: _from_facts(name, rows, exact) for name, rows, exact in _AGGREGATES},
-    **{f"landscape_{table}": _from_facts(f"landscape_{table}", _landscape(table), _always) for table in _LANDSCAPES},
+    **{f"landscape_{table}": _from_facts(f"landscape_{table}", rows, _always) for table, rows in _LANDSCAPES.items()},
 }
