@@ -61,8 +61,8 @@ TransactionFile = {dir}/virtuoso-temp.trx
 ServerPort = 127.0.0.1:{isql_port}
 DisableUnixSocket = 1
 CheckpointInterval = 0
-NumberOfBuffers = 20000
-MaxDirtyBuffers = 15000
+NumberOfBuffers = {buffers}
+MaxDirtyBuffers = {dirty_buffers}
 MaxQueryMem = 300M
 ThreadsPerQuery = 2
 DirsAllowed = ., {dir}
@@ -111,14 +111,15 @@ class VirtuosoServer:
     def graph_store_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/sparql-graph-crud"
 
-    def isql(self, statements: str) -> str:
-        """Run SQL as dba (the password of a new database); an ``*** Error`` in the output fails the test."""
+    def isql(self, statements: str, *, timeout: float = 60) -> str:
+        """Run SQL as dba (the password of a new database); an ``*** Error`` in the output fails the test.
+        ``timeout``: seconds (a bulk load of a large store takes minutes)."""
         binary = shutil.which("isql-vt") or "isql-vt"
         done = subprocess.run(
             [binary, f"127.0.0.1:{self.isql_port}", "dba", "dba", f"exec={statements}"],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=timeout,
             check=False,
         )
         if done.returncode != 0 or "*** Error" in done.stdout + done.stderr:
@@ -159,12 +160,14 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path | None, seco
 
 
 @contextlib.contextmanager
-def run_virtuoso(directory: Path) -> Iterator[VirtuosoServer]:
-    """Start ``virtuoso-t`` on a new database in ``directory``; stop it on exit (the tests' fixture, the benchmark)."""
+def run_virtuoso(directory: Path, *, buffers: int = 20_000) -> Iterator[VirtuosoServer]:
+    """Start ``virtuoso-t`` on a new database in ``directory``; stop it on exit (the tests' fixture, the benchmarks).
+    ``buffers``: 8 KB pages of cache (the default ~160 MB suits the tests; a large store wants about 85,000 per GB)."""
     binary = shutil.which("virtuoso-t") or "virtuoso-t"
     server = VirtuosoServer(directory, free_port(), free_port())
     ini = directory / "virtuoso.ini"
-    ini.write_text(_INI.format(dir=directory, isql_port=server.isql_port, http_port=server.http_port))
+    settings = {"buffers": buffers, "dirty_buffers": buffers * 3 // 4}
+    ini.write_text(_INI.format(dir=directory, isql_port=server.isql_port, http_port=server.http_port, **settings))
     log = directory / "console.log"
     with log.open("wb") as console:
         process = subprocess.Popen(
