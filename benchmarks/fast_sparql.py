@@ -156,7 +156,7 @@ def _timed(form: Callable[[Store], QueryResult], store: Store, repeats: int, bud
         "max_ms": 1000 * max(seconds),
         "runs": len(seconds),
         "rows": len(result.rows),
-        "answer": [sorted(map(str, row.values())) for row in result.rows],
+        "answer": [sorted(map(_unordered, row.values())) for row in result.rows],
     }
 
 
