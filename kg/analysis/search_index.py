@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from pyoxigraph import Literal
 
+from kg.analysis.landscape_index import Pairs
 from kg.analysis.saved_index import SavedIndex
 from kg.identifiers import normalize_mesh_id
 from kg.queries import trial_terms
@@ -114,11 +115,10 @@ class _Postings:
     @classmethod
     def of(cls, keys: npt.ArrayLike, values: npt.ArrayLike, size: int) -> _Postings:
         """The distinct values of each key from two equally long sequences of ``(key, value)`` pairs."""
-        pairs = np.unique((np.asarray(keys, dtype=np.int64) << 32) | np.asarray(values, dtype=np.int64))
-        counts = np.bincount((pairs >> 32).astype(np.int64), minlength=size)
+        pairs = Pairs.distinct(keys, values)  # sorted by key, then value
         offsets = np.zeros(size + 1, dtype=np.int32)
-        np.cumsum(counts, out=offsets[1:])
-        return cls(offsets, (pairs & 0xFFFFFFFF).astype(np.int32))
+        np.cumsum(np.bincount(pairs.trials, minlength=size), out=offsets[1:])
+        return cls(offsets, pairs.values)
 
     def pad(self, size: int) -> None:
         """Grow to ``size`` keys (the keys past the last one met have no values)."""
@@ -205,8 +205,8 @@ class SearchIndex:
         sources = np.concatenate([by_mesh[owner], text_sources])
         terms = np.concatenate([mesh_terms, matched[text_owner]])
         owner, trials = index.source_trials.expand(sources)
-        pairs = np.unique((trials.astype(np.int64) << 32) | terms[owner].astype(np.int64))
-        rows = self._answer_rows(*_split(pairs), self.terms, "matched_terms")
+        pairs = Pairs.distinct(trials, terms[owner])
+        rows = self._answer_rows(pairs.trials, pairs.values, self.terms, "matched_terms")
         return QueryResult(["nct", "title", "matched_terms"], list(rows))
 
     def trials_under(self, store: Store, concept: str) -> QueryResult:
@@ -218,8 +218,8 @@ class SearchIndex:
                 numbers.append(number)
                 labels.append(str(row["label"]))
         owner, trials = self.concept_trials.expand(numbers)
-        pairs = np.unique((trials.astype(np.int64) << 32) | owner.astype(np.int64))
-        return QueryResult(["nct", "title", "via"], list(self._answer_rows(*_split(pairs), labels, "via")))
+        pairs = Pairs.distinct(trials, owner)
+        return QueryResult(["nct", "title", "via"], list(self._answer_rows(pairs.trials, pairs.values, labels, "via")))
 
     def related_trials(self, store: Store, nct: Literal) -> QueryResult:
         """``related_trials``: the trial's specific concepts from the store (bound to it), the trials sharing them
@@ -232,16 +232,18 @@ class SearchIndex:
             labels[number].add(str(row["label"]))
         me = bisect.bisect_left(self.ncts, nct.value)
         chosen = np.fromiter(sorted(ic), dtype=np.int64, count=len(ic))
-        keys = np.unique(
-            np.concatenate([(trials.astype(np.int64) << 32) | chosen[owner] for owner, trials in self._sharing(chosen)])
+        sharing = list(self._sharing(chosen))
+        found = Pairs.distinct(
+            np.concatenate([trials for _, trials in sharing]), np.concatenate([chosen[owner] for owner, _ in sharing])
         )
-        trials, concepts = _split(keys[(keys >> 32) != me])
+        others = found.trials != me
+        trials, concepts = found.trials[others], found.values[others]
         # SUM(DISTINCT ?ic) over xsd:decimal values is exact: sum them as integers of their smallest unit
         exact = [Decimal(repr(ic[number])) for number in chosen.tolist()]
         places = max((-int(value.as_tuple().exponent) for value in exact), default=0)
         values, of_concept = np.unique([int(value.scaleb(places)) for value in exact], return_inverse=True)
-        distinct = np.unique((trials.astype(np.int64) << 32) | of_concept[np.searchsorted(chosen, concepts)])
-        units = np.bincount(distinct >> 32, weights=values[distinct & 0xFFFFFFFF], minlength=len(self.ncts))
+        distinct = Pairs.distinct(trials, of_concept[np.searchsorted(chosen, concepts)])
+        units = np.bincount(distinct.trials, weights=values[distinct.values], minlength=len(self.ncts))
         score = units.astype(np.int64)  # exact: float64 holds these integer sums (far below 2**53) exactly
         candidates = np.unique(trials)
         top = candidates[np.lexsort((candidates, -score[candidates]))[:_RELATED_LIMIT]]
@@ -306,11 +308,6 @@ def _database_from(data: bytes) -> sqlite3.Connection:
         with contextlib.closing(sqlite3.connect(path)) as disk:
             disk.backup(database)
     return database
-
-
-def _split(pairs: npt.NDArray[np.int64]) -> tuple[Ints, Ints]:
-    """Pairs packed as ``first << 32 | second`` back into two arrays."""
-    return (pairs >> 32).astype(np.int32), (pairs & 0xFFFFFFFF).astype(np.int32)
 
 
 class _Numbers(dict[Any, int]):
