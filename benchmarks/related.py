@@ -10,6 +10,7 @@ and trials, for a comparison under the same load. Writes ``benchmarks/results/re
     python benchmarks/related.py                       # --sizes 1000,10000,100000 --queries 1000
     python benchmarks/related.py --store oxigraph:PATH --queries 1000  # an existing store: a 600k `kg synth` build
     python benchmarks/related.py --store oxigraph:PATH --saved         # only the queries, on the index saved beside it
+    python benchmarks/related.py --saved --store oxigraph:A --store oxigraph:B   # several stores in one run
 """
 
 from __future__ import annotations
@@ -121,19 +122,24 @@ def measure(spec: str, queries: int, directory: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--store", help="oxigraph:PATH of an existing store to measure instead (opened read-only)")
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        help="oxigraph:PATH of an existing store to measure instead (opened read-only); repeat for several",
+    )
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--saved", action="store_true", help="with --store: time queries on its saved index only")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     runs: list[dict[str, Any]] = []
-    if args.store:
+    for store in args.store:
         if args.saved:
-            runs.append({"store": args.store, **measure_saved(args.store, args.queries)})
+            runs.append({"store": store, **measure_saved(store, args.queries)})
         else:
             with tempfile.TemporaryDirectory(prefix="kg-related-") as directory:
-                runs.append({"store": args.store, **measure(args.store, args.queries, Path(directory))})
+                runs.append({"store": store, **measure(store, args.queries, Path(directory))})
         _write(args.out, runs)
     for size in () if args.store else (int(text) for text in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(prefix="kg-related-") as directory:

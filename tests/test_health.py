@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from kg.analysis.health import (
     HEALTH_PEERS_INDEX,
     PeerGroups,
+    Peers,
     health_score,
     peer_groups,
     percentile_band,
@@ -146,9 +148,12 @@ def test_percentile_band_agrees_with_numpy(seed: int) -> None:
     values = [generator.randint(0, 500) for _ in range(generator.randint(2, 80))]
     for value in [*values[:10], 0, 250, 10_000]:
         label, points = expected_band(value, values)
-        band = percentile_band(value, values)
+        band = percentile_band(value, Peers.of(values))
         assert (band.label, band.points) == (label, points), (value, values)
         assert band.rank == pytest.approx(100 * sum(item <= value for item in values) / len(values), abs=0.051)
+    peers = Peers.of(values)  # sorted once: the same cuts and median as the standard library's, which sorts each time
+    assert [peers.quantile(p) for p in range(1, 100)] == statistics.quantiles(values, n=100, method="inclusive")
+    assert peers.median() == statistics.median(values)
 
 
 def test_phase_peers(real_store: Store, real_studies: dict[str, dict[str, Any]]) -> None:
@@ -219,11 +224,11 @@ def test_peer_distributions_are_saved_beside_the_store_and_a_stale_file_is_ignor
         with open_store(spec, read_only=True) as store:
             fresh = read_peer_groups(store)
             assert peer_groups(store) == fresh and fresh.enrollments["PHASE1"]
-            marked = PeerGroups(fresh.fingerprint, {"PHASE1": [1, 2, 3]}, {})
+            marked = PeerGroups(fresh.fingerprint, {"PHASE1": Peers.of([1, 2, 3])}, {})
             HEALTH_PEERS_INDEX.save(marked, saved)
         with open_store(spec, read_only=True) as store:
             assert peer_groups(store) == marked  # read from beside the store, not recomputed
-        HEALTH_PEERS_INDEX.save(PeerGroups("another build", {"PHASE1": [1, 2, 3]}, {}), saved)
+        HEALTH_PEERS_INDEX.save(PeerGroups("another build", {"PHASE1": Peers.of([1, 2, 3])}, {}), saved)
         with open_store(spec, read_only=True) as store:
             assert peer_groups(store) == fresh  # stale: recomputed
     finally:

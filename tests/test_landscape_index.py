@@ -1,6 +1,7 @@
 """The landscape fact table: saved beside an on-disk store and never used once the store is rebuilt; built on first
 use and kept for an in-memory one; on a synthetic registry over the real MeSH vocabulary its landscapes are the
-queries' landscapes, byte for byte, and it stays a few hundred bytes per trial."""
+queries' landscapes, byte for byte, and it stays a few hundred bytes per trial; the pipeline's drug actions it names
+are the query's, on the real records too."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyoxigraph import DefaultGraph, Literal, Quad
 
-from kg.analysis.landscape import Landscape, landscape
+from kg.analysis.landscape import Landscape, index_rows, landscape, make_scope, pipeline_rows
 from kg.analysis.landscape_index import LANDSCAPE_INDEX
 from kg.analysis.related import RELATED_INDEX
 from kg.ctgov.mapping import enumeration_quads
@@ -21,7 +23,8 @@ from kg.demo.registry import write_registry
 from kg.pipeline.build import BuildReport, build, load_records
 from kg.pipeline.mesh_load import load_mesh
 from kg.store import Store, open_store
-from tests.conftest import MESH_DATA, NEOPLASMS, needs_mesh
+from kg.vocab import KG, MESH, SKOS
+from tests.conftest import LUTETIUM, MESH_DATA, NEOPLASMS, needs_mesh
 
 ANTINEOPLASTIC_AGENTS = "D000970"
 NEOPLASMS_BY_SITE = "D009371"
@@ -78,6 +81,44 @@ def test_in_memory_store_builds_the_table_once_and_keeps_it(tmp_path: Path) -> N
         assert first.trials > 0 and first.synthetic_trials == first.trials - 1
         assert _json(landscape(store, NEOPLASMS)) == _json(first) and LANDSCAPE_INDEX.cached(store) is index
         assert _json(landscape(store, NEOPLASMS, fast=False)) == _json(first)
+
+
+def _pipelines(store: Store, condition: str | None, intervention: str | None) -> tuple[list[Any], list[Any]]:
+    """The pipeline rows of a scope with each drug's actions from the fact table, and from the query."""
+    rows = index_rows(store, make_scope(store, condition, intervention))
+    pipeline, sponsors = rows["pipeline"], rows["pipeline_sponsors"]
+    return pipeline_rows(store, pipeline, sponsors, fast=True), pipeline_rows(store, pipeline, sponsors, fast=False)
+
+
+def test_pipeline_actions_with_two_labels_or_none_are_named_alike(tmp_path: Path) -> None:
+    """An action with two preferred labels is named by the smaller one, one without any by its UI, in both paths."""
+    with open_store("oxigraph:") as store:
+        store.add(enumeration_quads())
+        load_records(store, [_seed_copies(tmp_path, 0)], BuildReport())
+        labelled, bare = MESH[ANTINEOPLASTIC_AGENTS], MESH["D000000"]  # a UI without a label
+        store.add(
+            Quad(subject, predicate, value, DefaultGraph())
+            for subject, predicate, value in (
+                (MESH[LUTETIUM], KG.pharmacologicalAction, labelled),
+                (MESH[LUTETIUM], KG.pharmacologicalAction, bare),
+                (labelled, SKOS.prefLabel, Literal("Zeta agents")),
+                (labelled, SKOS.prefLabel, Literal("Antineoplastic Agents")),
+            )
+        )
+        table, queries = _pipelines(store, NEOPLASMS, None)
+        assert [row["actions"] for row in table] == ["Antineoplastic Agents; D000000"]
+        assert table == queries
+
+
+@needs_mesh
+@pytest.mark.parametrize(("condition", "intervention"), [(NEOPLASMS, None), (None, ANTINEOPLASTIC_AGENTS)])
+def test_real_pipeline_actions_from_the_table_are_the_query_actions(
+    real_mesh_store: Store, condition: str | None, intervention: str | None
+) -> None:
+    table, queries = _pipelines(real_mesh_store, condition, intervention)
+    actions = [str(row["actions"]) for row in table]
+    assert len(table) > 15 and sum(";" in found for found in actions) > 5  # drugs with several actions
+    assert table == queries
 
 
 def test_other_stores_run_the_queries(tmp_path: Path) -> None:

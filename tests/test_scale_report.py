@@ -114,6 +114,14 @@ def new_tier(scale: ModuleType, size: int) -> dict[str, Any]:
             "page": {**timing(900.0), "max_ms": 1400.0},
             "data": timing(800.0),
         },
+        "explorer_served": {
+            "first_page_ms": 900.0,
+            "first_trial": "NCT3",
+            "trials": ["NCT4"] * 20,
+            "depth": 1,
+            "page": timing(300.0),
+            "data": timing(250.0),
+        },
         "related": timing(60.0),
         "ancestors": timing(1.0),
         "landscape": timing(500.0),
@@ -137,6 +145,7 @@ def test_every_target_is_marked_on_the_600k_tier(scale: ModuleType) -> None:
     bound = next(line for line in targets.splitlines() if line.startswith("- queries bound"))
     assert "**missed**: 1 of 4 cases over" in bound and "trial_dates (250.0)" in bound
     assert "- explorer page (depth 2) ≤ 1 s cold, p95 of 20 trials: **met**: 0.90 s" in targets
+    assert "  - the page `kg serve` draws (depth 1): p95 0.30 s" in targets
     assert "- related p95 ≤ 50 ms: **missed**: 60.00 ms" in targets
     assert "- ancestors p95 ≤ 5 ms: **met**" in targets
     assert "p95 ≤ 2 s: **met**: 0.50 s" in targets  # the landscape
@@ -168,13 +177,19 @@ def test_a_tier_measured_before_renders_beside_a_new_one(scale: ModuleType) -> N
             "related": timing(9.0),
         },
     }
-    report = scale.report(results(old, new_tier(scale, 20_000)), False)
+    again = {**new_tier(scale, 20_000), "builds_measured": "2026-11-26T10:00:00+00:00", "measured": "2026-12-05"}
+    report = scale.report(results(old, again), False)
+    assert (
+        "- 20,000: the build figures are those of the run of 2026-11-26T10:00:00+00:00; its queries were measured "
+        "again on that store on 2026-12-05 (`--queries-only`)." in section(report, "Build")
+    )
     targets = section(report, "Targets")
     assert "nothing is marked met" in targets and "**met**" not in targets and "**missed**" not in targets
     assert "- build ≤ 15 min: not measured at 600k; 20.00 min at 20,000" in targets
     latency = section(report, "Latency")
     assert "| top_sponsors | yes | - | 165.0 / 165.0 | 40.0 / 40.0 | timeout: > 10 s |" in latency
-    assert "| 10,000 | related 0.03 | - |" in latency  # no explorer figures in the old tier
+    assert "| 10,000 | related 0.03 | 2 | not measured |" in latency  # no explorer figures in the old tier
+    assert "| 20,000 | related 0.50, search 0.10 | 1 | 900 | 20 |" in latency
     assert "| 10,000 | all (files not recorded) | 12.0 | - |" in section(report, "Build")
 
 

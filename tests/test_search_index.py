@@ -12,7 +12,7 @@ from kg.analysis.answers import answer
 from kg.analysis.search_index import SEARCH_INDEX, SearchIndex, search_index
 from kg.queries import QueryError, run
 from kg.store import QueryResult, Store
-from kg.vocab import SPARQL_PROLOGUE
+from kg.vocab import MESH, SPARQL_PROLOGUE
 
 FIELDS = {"condition": "trials_by_condition", "intervention": "trials_by_intervention"}
 #: Each field's terms by the query's own UNION pattern, read once (the oracle the index is checked against).
@@ -45,6 +45,8 @@ PROBES = {
     ],
     "intervention": ["placebo", "ab", "D000068677", "C000000001", "Sildenafil Citrate", "-", "OR placebo"],
 }
+
+LABEL = SPARQL_PROLOGUE + "SELECT ?label WHERE { ?concept skos:prefLabel ?label }"
 
 
 def _normalised(result: QueryResult) -> list[tuple[object, object, tuple[str, ...]]]:
@@ -166,6 +168,18 @@ def test_trials_under_a_concept_equal_the_named_query(real_mesh_store: Store, in
     assert rows(fast) == rows(sparql)
     if concept in ("D009369", "D007172"):
         assert len(fast.rows) > 10, "Neoplasms and Erectile Dysfunction have many real trials under them"
+    # the explorer's glimpse: the trials having the concept itself as a term first, then by NCT id; the count
+    label = next(iter(real_mesh_store.select(LABEL, {"concept": MESH[concept]}).column("label")), None)
+    expected = sorted(rows(sparql), key=lambda row: (label not in row[2], row[0]))
+    for top in (3, 10):
+        shown, total = index.first_under(concept, top)
+        assert total == len(sparql.rows)
+        assert [(nct, tuple(sorted(via.split(" | ")))) for nct, via in shown] == [
+            (nct, via) for nct, _, via in expected[:top]
+        ]
+    if concept == "D009369":
+        naming = [label in via for _, _, via in expected]
+        assert naming[0] and not naming[-1], "some real trials name Neoplasms itself, others only a descendant"
 
 
 def test_related_trials_equal_the_named_query(real_mesh_store: Store, index: SearchIndex) -> None:

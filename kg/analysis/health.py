@@ -38,8 +38,8 @@ UNKNOWN (At Risk).
 
 from __future__ import annotations
 
+import bisect
 import logging
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +61,7 @@ __all__ = [
     "Component",
     "Health",
     "PeerGroups",
+    "Peers",
     "health_score",
     "health_scores",
     "peer_groups",
@@ -182,12 +183,49 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Peers:
+    """One peer group's values, sorted once when the distributions are read: a band, a median or a rank is then a
+    few lookups, not a sort of up to 600k values for every trial a page shows."""
+
+    values: tuple[int, ...]
+
+    @classmethod
+    def of(cls, values: Iterable[int]) -> Peers:
+        return cls(tuple(sorted(values)))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def quantile(self, percent: int) -> float:
+        """The cut at ``percent`` (1-99), as ``statistics.quantiles(values, n=100, method="inclusive")`` has it
+        (linear interpolation; at least two values)."""
+        low, share = divmod(percent * (len(self.values) - 1), 100)
+        return (self.values[low] * (100 - share) + self.values[low + 1] * share) / 100
+
+    def median(self) -> float:
+        """As ``statistics.median``: the middle value, or the mean of the two middle ones."""
+        middle = len(self.values) // 2
+        if len(self.values) % 2:
+            return self.values[middle]
+        return (self.values[middle - 1] + self.values[middle]) / 2
+
+    def rank(self, value: float) -> float:
+        """The share of values at or below ``value``, in percent."""
+        return 100 * bisect.bisect_right(self.values, value) / len(self.values)
+
+
+#: The key of the group of all trials, whatever their phase (for a phase with fewer than ``MIN_PEERS`` trials).
+EVERY_PHASE: Final = "*"
+
+
+@dataclass(frozen=True)
 class PeerGroups:
-    """Per phase group: every trial's enrollment count and planned duration in days (start → primary completion)."""
+    """Per phase group (and :data:`EVERY_PHASE`): every trial's enrollment count and planned duration in days (start
+    → primary completion)."""
 
     fingerprint: str
-    enrollments: dict[str, list[int]] = field(default_factory=dict)
-    durations: dict[str, list[int]] = field(default_factory=dict)
+    enrollments: dict[str, Peers] = field(default_factory=dict)
+    durations: dict[str, Peers] = field(default_factory=dict)
 
 
 def phase_label(phase: str | None) -> str:
@@ -218,10 +256,16 @@ def read_peer_groups(store: Store) -> PeerGroups:
         days = _days(row["start"], row["primary_completion"])
         if days is not None and days > 0:
             durations[phase].append(days)
-    return PeerGroups(fingerprint, dict(enrollments), dict(durations))
+    return PeerGroups(fingerprint, _grouped(enrollments), _grouped(durations))
 
 
-HEALTH_PEERS_INDEX: Final = SavedIndex("health-peers", PeerGroups, 1, read_peer_groups)
+def _grouped(values: Mapping[str, list[int]]) -> dict[str, Peers]:
+    """Each phase's values and everyone's, sorted."""
+    everyone = [value for items in values.values() for value in items]
+    return {phase: Peers.of(items) for phase, items in values.items()} | {EVERY_PHASE: Peers.of(everyone)}
+
+
+HEALTH_PEERS_INDEX: Final = SavedIndex("health-peers", PeerGroups, 2, read_peer_groups)
 
 
 def _days(start: object, end: object) -> int | None:
@@ -229,26 +273,23 @@ def _days(start: object, end: object) -> int | None:
     return None if first is None or last is None else (last - first).days
 
 
-def percentile_band(value: float, values: list[int]) -> Band:
-    """The band of ``value`` among ``values`` (at least two); a band includes its upper cut (the median is P25-P50)."""
-    quantiles = statistics.quantiles(values, n=100, method="inclusive")
-    cuts = {f"P{percent}": quantiles[percent - 1] for percent, _ in BANDS[1:]}
+def percentile_band(value: float, peers: Peers) -> Band:
+    """The band of ``value`` among ``peers`` (at least two); a band includes its upper cut (the median is P25-P50)."""
+    cuts = {f"P{percent}": peers.quantile(percent) for percent, _ in BANDS[1:]}
     lower, points = BANDS[0]
     for percent, band_points in BANDS[1:]:
-        if value > quantiles[percent - 1]:
+        if value > cuts[f"P{percent}"]:
             lower, points = percent, band_points
     uppers = [percent for percent, _ in BANDS if percent > lower]
     label = f"P{lower}-P{uppers[0]}" if uppers else f"P{lower}-P100"
-    rank = 100 * sum(1 for item in values if item <= value) / len(values)
-    return Band(label, lower, points, cuts, round(rank, 1))
+    return Band(label, lower, points, cuts, round(peers.rank(value), 1))
 
 
-def _peers(groups: dict[str, list[int]], phase: str) -> tuple[list[int], str]:
-    values = groups.get(phase, [])
+def _peers(groups: Mapping[str, Peers], phase: str) -> tuple[Peers, str]:
+    values = groups.get(phase, Peers(()))
     if len(values) >= MIN_PEERS:
         return values, f"for {phase_label(phase)}"
-    everything = [value for items in groups.values() for value in items]
-    return everything, f"for all trials (fewer than {MIN_PEERS} with {phase_label(phase)})"
+    return groups.get(EVERY_PHASE, Peers(())), f"for all trials (fewer than {MIN_PEERS} with {phase_label(phase)})"
 
 
 def health_score(store: Store, nct_id: str, *, as_of: date | None = None) -> Health:
@@ -418,7 +459,7 @@ def _timeline(
     primary = dates.milestone("primary_completion")
     duration_type = "actual" if primary is not None and primary.state == "completed" else "planned"
     peers, scope = _peers(groups.durations, phase)
-    median = statistics.median(peers) if peers else None
+    median = peers.median() if peers else None
     ratio = planned / median if planned is not None and median else None
     if ratio is not None and ratio > 2:
         deductions.append((10, f"{duration_type} duration {ratio:.1f}x the median {scope}"))

@@ -34,12 +34,12 @@ Pipeline. A *drug* is an intervention concept in the registry's sense: each MeSH
 concept the record's ``derivedSection.interventionBrowseModule.meshes`` lists for a trial in scope
 (``kg:interventionMesh``; the ``ancestors`` list is not used). With an intervention filter and the MeSH tree, only
 the concepts the filter reaches (the concept, those under it, or those with an action at or under it) are listed.
-Per drug: its pharmacological actions (MeSH ``PA``), the highest phase its trials reached in the order
-:data:`PIPELINE_PHASES` (a trial's phase as everywhere here: its combination, e.g. PHASE1/PHASE2; "NA" when no trial
-reached one, as for NA, observational and phase-less trials), the trials at that phase and in all, its
-:data:`PIPELINE_SPONSORS` lead sponsors with most trials, the overall status of the most advanced trial (highest
-phase, then the latest start, then the highest NCT id) and the first and latest start date as the records write
-them (a month or a day).
+Per drug: its pharmacological actions (MeSH ``PA``, each named as in the mechanisms table: its smallest preferred
+label, else its UI), the highest phase its trials reached in the order :data:`PIPELINE_PHASES` (a trial's phase as
+everywhere here: its combination, e.g. PHASE1/PHASE2; "NA" when no trial reached one, as for NA, observational and
+phase-less trials), the trials at that phase and in all, its :data:`PIPELINE_SPONSORS` lead sponsors with most
+trials, the overall status of the most advanced trial (highest phase, then the latest start, then the highest NCT id)
+and the first and latest start date as the records write them (a month or a day).
 
 Mechanisms. Trials per pharmacological action of their intervention terms (a trial counts once per action any of
 its terms has, as MeSH gives it, not the action's ancestors); the mechanism-by-indication matrix has the condition's
@@ -94,6 +94,7 @@ from kg.analysis.landscape_index import (
     NOT_STATED,
     PIPELINE_PHASES,
     concepts_under,
+    drug_actions,
     sections,
     table_rows,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "make_scope",
     "matrix",
     "phase_status",
+    "pipeline_rows",
     "query_rows",
     "recent_changes",
     "sponsor_classes",
@@ -479,13 +481,28 @@ def check_sponsors(store: Store, sponsors: Sequence[str], *, fast: bool) -> None
             raise QueryError(f"no lead sponsor is named {sponsor!r} (names are exact, as top sponsors shows){hint}")
 
 
-def _pipeline_rows(store: Store, pipeline: Rows, sponsors: Rows) -> Rows:
-    """The pipeline with each drug's pharmacological actions and its top lead sponsors (``name (trials)``)."""
-    drugs = " ".join(str(MESH[str(row["drug"])]) for row in pipeline)  # terms serialised by pyoxigraph
+def _drug_actions(store: Store, drugs: list[str], *, fast: bool) -> dict[str, set[str]]:
+    """Per drug UI, the labels of its pharmacological actions (an action's smallest ``skos:prefLabel``, else its UI):
+    from the fact table, or by one query over every drug (seconds for a top-level subtree at 600k trials)."""
+    if fast:
+        return drug_actions(LANDSCAPE_INDEX.load(store), drugs)
+    labels: dict[tuple[str, str], list[str]] = {}
+    terms = " ".join(str(MESH[drug]) for drug in drugs)  # terms serialised by pyoxigraph
+    for row in store.select(_ACTIONS % terms).rows if drugs else ():
+        key = (str(row["drug"]).removeprefix(str(MESH)), str(row["action"]).removeprefix(str(MESH)))
+        named = labels.setdefault(key, [])
+        if row["label"] is not None:
+            named.append(str(row["label"]))
     actions: dict[str, set[str]] = {}
-    for row in store.select(_ACTIONS % drugs).rows if pipeline else ():
-        label = row["label"] if row["label"] is not None else str(row["action"]).removeprefix(str(MESH))
-        actions.setdefault(str(row["drug"]).removeprefix(str(MESH)), set()).add(str(label))
+    for (drug, action), names in labels.items():
+        actions.setdefault(drug, set()).add(min(names, default=action))
+    return actions
+
+
+def pipeline_rows(store: Store, pipeline: Rows, sponsors: Rows, *, fast: bool) -> Rows:
+    """The pipeline with each drug's pharmacological actions and its top lead sponsors (``name (trials)``), from the
+    ``pipeline`` and ``pipeline_sponsors`` rows; ``fast``: the actions from the fact table, else by a query."""
+    actions = _drug_actions(store, [str(row["drug"]) for row in pipeline], fast=fast)
     leads: dict[str, list[str]] = {}
     for row in sponsors:  # ordered per drug by trials, then name
         named = leads.setdefault(str(row["drug"]), [])
@@ -719,7 +736,7 @@ def landscape(
         notes=notes,
         recent_changes=recent,
         recent_summary=recent_figures,
-        pipeline=_pipeline_rows(store, rows["pipeline"], rows["pipeline_sponsors"]),
+        pipeline=pipeline_rows(store, rows["pipeline"], rows["pipeline_sponsors"], fast=use_index),
         pipeline_sponsors=rows["pipeline_sponsors"],
         mechanisms=rows["mechanisms"],
         mechanism_matrix=_mechanism_matrix(

@@ -56,6 +56,7 @@ __all__ = [
     "Sites",
     "build_landscape_index",
     "concepts_under",
+    "drug_actions",
     "sections",
     "table_rows",
 ]
@@ -994,6 +995,17 @@ def _trial_actions(index: LandscapeIndex, scope: Mask) -> Pairs:
 
 def _action_label(index: LandscapeIndex, action: int) -> str:
     return index.action_labels[action] or _ui(index.action_iris[action])
+
+
+def drug_actions(index: LandscapeIndex, drugs: Iterable[str]) -> dict[str, set[str]]:
+    """Per drug (a MeSH UI; those without an action left out), the labels of its pharmacological actions, named as
+    the mechanisms table names them: the pipeline's actions without a query over every drug in scope."""
+    concepts = np.flatnonzero(index.concept_mask(str(MESH[drug].value) for drug in drugs)).astype(np.int32)
+    owners, actions = _join(concepts, index.concept_actions)
+    found: dict[str, set[str]] = {}
+    for owner, action in zip(concepts[owners].tolist(), actions.tolist(), strict=True):
+        found.setdefault(_ui(index.concepts[owner]), set()).add(_action_label(index, action))
+    return found
 
 
 def _mechanisms(index: LandscapeIndex, scope: Mask) -> Rows:

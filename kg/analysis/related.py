@@ -65,20 +65,22 @@ Components are already weighted (they sum to the score).
 
 from __future__ import annotations
 
-import heapq
 import logging
 import math
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
+
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.analysis.related_names import name_key
 from kg.analysis.related_text import SharedWord, TextIndex, build_text_index
-from kg.analysis.saved_index import SavedIndex
+from kg.analysis.saved_index import SavedIndex, untracked
 from kg.identifiers import is_nct_id
 from kg.queries import QueryError
 from kg.store import Store
@@ -244,10 +246,17 @@ class Values:
     """One feature's distinct values (labels and IC), each trial's values and (linking features) each value's
     trials."""
 
-    labels: list[str]
-    ic: list[float]
+    labels: Sequence[str]
+    ic: Sequence[float]
     per_trial: Lists
     trials: Lists | None = None
+
+    def __post_init__(self) -> None:
+        self.labels, self.ic = untracked(self.labels), untracked(self.ic)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
 
 
 @dataclass
@@ -256,16 +265,16 @@ class RelatedIndex:
 
     fingerprint: str
     hierarchy: str
-    ncts: list[str]
-    titles: list[str]
+    ncts: Sequence[str]
+    titles: Sequence[str]
     starts: array[int]
     ends: array[int]
-    concepts: list[str]
-    labels: list[str]
-    depths: list[int]
-    ic: list[float]
-    weights: list[float]
-    ancestors: list[tuple[int, ...]]
+    concepts: Sequence[str]
+    labels: Sequence[str]
+    depths: Sequence[int]
+    ic: Sequence[float]
+    weights: Sequence[float]
+    ancestors: Sequence[tuple[int, ...]]
     terms: dict[str, Lists]
     closures: dict[str, Lists]
     postings: dict[int, array[int]]
@@ -275,6 +284,8 @@ class RelatedIndex:
     position: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        for name in ("ncts", "titles", "concepts", "labels", "depths", "ic", "weights", "ancestors"):
+            setattr(self, name, untracked(getattr(self, name)))
         self.position = {nct: number for number, nct in enumerate(self.ncts)}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -576,57 +587,82 @@ RELATED_INDEX: Final = SavedIndex("related", RelatedIndex, _FORMAT, build_index)
 # --- querying ---------------------------------------------------------------------------------------------------
 
 
-def _mesh_candidates(index: RelatedIndex, query: int) -> dict[int, float]:
+Found = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+_NONE: Final = np.empty(0, dtype=np.int32)
+
+
+def _trials(members: array[int] | None) -> npt.NDArray[np.int32]:
+    return _NONE if members is None else np.frombuffer(members, dtype=np.int32)
+
+
+def _summed(members: list[npt.NDArray[np.int32]], gains: list[float], query: int) -> Found:
+    """The distinct trials in ``members`` (the query left out), each with the sum of the gains of the lists holding
+    it, added in the order given, as a loop would: equal candidates keep equal estimates."""
+    if not members:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    found, where = np.unique(np.concatenate(members), return_inverse=True)
+    sums = np.bincount(where, weights=np.repeat(gains, [len(m) for m in members]), minlength=len(found))
+    keep = found != query
+    return found[keep], sums[keep]
+
+
+def _mesh_candidates(index: RelatedIndex, query: int) -> Found:
     """Trials sharing the query's concepts, by summed weight of the shared ones: per role, most informative concepts
     first, broad ones only until that role has found ``POOL`` candidates."""
     specific_ic = -math.log(SPECIFIC)
-    scores: dict[int, float] = {}
+    members: list[npt.NDArray[np.int32]] = []
+    gains: list[float] = []
     for role in ROLES:
-        found: set[int] = set()
+        first = len(members)
+        reached: npt.NDArray[np.int32] | None = None  # the role's distinct trials, counted once a broad concept comes
         for concept in sorted(index.closures[role][query], key=lambda c: -index.ic[c]):
-            if index.ic[concept] < specific_ic and len(found) >= POOL:
-                break
-            members = index.postings.get(concept, ())
-            weight = ROLE_WEIGHTS[role] * index.weights[concept]
-            found.update(members)
-            for trial in members:
-                scores[trial] = scores.get(trial, 0.0) + weight
-    scores.pop(query, None)
-    return scores
+            trials = _trials(index.postings.get(concept))
+            if index.ic[concept] < specific_ic and sum(map(len, members[first:])) >= POOL:  # else fewer found
+                if reached is None:
+                    reached = np.unique(np.concatenate(members[first:]))
+                if len(reached) >= POOL:
+                    break
+                reached = np.union1d(reached, trials)
+            members.append(trials)
+            gains.append(ROLE_WEIGHTS[role] * index.weights[concept])
+    return _summed(members, gains, query)
 
 
-def _linked(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> dict[int, float]:
+def _linked(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> Found:
     """Trials sharing a publication, secondary id, intervention name or programme with the query, each with the
     least those shared values add to its score."""
-    found: dict[int, float] = {}
+    members: list[npt.NDArray[np.int32]] = []
+    gains: list[float] = []
     for feature in FEATURES:
         table = index.features[feature.name]
         weight = weights.get(feature.name, 0.0)
         if table.trials is None or not weight:
             continue
         for value in table.per_trial[query]:
-            gain = weight * min(feature.cap, feature.factor * table.ic[value])
-            for trial in table.trials[value]:
-                found[trial] = found.get(trial, 0.0) + gain
-    found.pop(query, None)
-    return found
+            members.append(np.frombuffer(table.trials[value], dtype=np.int32))
+            gains.append(weight * min(feature.cap, feature.factor * table.ic[value]))
+    return _summed(members, gains, query)
 
 
 def _pool(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> list[int]:
     """The ``POOL`` candidates scored exactly, by a quick estimate of their score: the summed weight of the shared
     MeSH concepts (see :func:`_mesh_candidates`), the text score of the query's distinctive words and what shared
-    publications, ids, names and programmes add."""
-    estimate: dict[int, float] = {}
-    mesh_weight = max(weights.get(role, 0.0) for role in ROLES)
-    for other, value in _mesh_candidates(index, query).items():
-        estimate[other] = mesh_weight * value
+    publications, ids, names and programmes add; ties go to the lower trial number."""
+    mesh, values = _mesh_candidates(index, query)
+    parts = [(mesh, max(weights.get(role, 0.0) for role in ROLES) * values)]
     text_weight = weights.get("text", 0.0) * TEXT_SCALE
     if text_weight:
-        for other, value in index.text.candidates(query).items():
-            estimate[other] = estimate.get(other, 0.0) + text_weight * value
-    for other, value in _linked(index, query, weights).items():
-        estimate[other] = estimate.get(other, 0.0) + value
-    return [other for other, _ in heapq.nlargest(POOL, estimate.items(), key=lambda item: (item[1], -item[0]))]
+        words, similar = index.text.candidates(query)
+        parts.append((words, text_weight * similar))
+    parts.append(_linked(index, query, weights))
+    trials = np.unique(np.concatenate([found for found, _ in parts]))
+    estimate = np.zeros(len(trials))
+    for found, gain in parts:
+        estimate[np.searchsorted(trials, found)] += gain
+    if len(trials) > POOL:
+        least = np.partition(estimate, len(trials) - POOL)[len(trials) - POOL]
+        trials, estimate = trials[estimate >= least], estimate[estimate >= least]
+    return [int(trial) for trial in trials[np.lexsort((trials, -estimate))[:POOL]]]
 
 
 @dataclass(frozen=True)
@@ -636,15 +672,22 @@ class _Query:
     trial: int
     closures: dict[str, set[int]]
     terms: dict[str, set[int]]
+    #: Per role, each term's concepts at or above it; each concept's ancestors within the closure.
+    above: dict[str, list[frozenset[int]]]
+    ancestors: dict[str, dict[int, set[int]]]
     values: dict[str, set[int]]
     intervention_mesh: bool
 
     @classmethod
     def of(cls, index: RelatedIndex, trial: int) -> _Query:
+        terms = {role: set(index.terms[role][trial]) for role in ROLES}
+        closures = {role: set(index.closures[role][trial]) for role in ROLES}
         return cls(
             trial,
-            {role: set(index.closures[role][trial]) for role in ROLES},
-            {role: set(index.terms[role][trial]) for role in ROLES},
+            closures,
+            terms,
+            {role: [frozenset((term, *index.ancestors[term])) for term in terms[role]] for role in ROLES},
+            {role: {c: closures[role].intersection(index.ancestors[c]) for c in closures[role]} for role in ROLES},
             {f.name: set(index.features[f.name].per_trial[trial]) for f in FEATURES},
             bool(len(index.terms["intervention"][trial])),
         )
@@ -658,14 +701,11 @@ def _counted(index: RelatedIndex, role: str, query: _Query, other: int) -> list[
     shared = query.closures[role].intersection(index.closures[role][other])
     if not shared:
         return []
-    implied: set[int] = set()
-    for concept in shared:
-        implied.update(index.ancestors[concept])
-    specific = shared - implied
+    specific = shared.difference(*(query.ancestors[role][concept] for concept in shared))
     counted: set[int] = set()
     covered: set[int] = set()
-    for term in query.terms[role]:
-        above = [c for c in specific if c == term or c in index.ancestors[term]]
+    for at_or_above in query.above[role]:
+        above = specific & at_or_above
         if above:
             counted.add(max(above, key=lambda c: (index.weights[c], -c)))
             covered.update(above)

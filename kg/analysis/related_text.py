@@ -35,6 +35,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from kg.analysis.saved_index import untracked
 from kg.store import Store
 from kg.vocab import CTGOV_STUDY, SPARQL_PROLOGUE
 
@@ -152,7 +153,7 @@ class TextIndex:
     """Per trial its words, weights and fields (``ptr``/``terms``/``weights``/``fields``, rows sorted by word), and
     per word its trials (``postings_ptr``/``postings``/``posting_weights``, rebuilt when read)."""
 
-    vocabulary: list[str]
+    vocabulary: Sequence[str]
     df: IntArray
     ptr: npt.NDArray[np.int64]
     terms: IntArray
@@ -163,6 +164,7 @@ class TextIndex:
     posting_weights: FloatArray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.vocabulary = untracked(self.vocabulary)
         order = np.argsort(self.terms, kind="stable")
         trial_of = np.repeat(np.arange(len(self.ptr) - 1, dtype=np.int32), np.diff(self.ptr))
         self.postings = trial_of[order]
@@ -184,14 +186,15 @@ class TextIndex:
         start, end = self.ptr[trial], self.ptr[trial + 1]
         return self.terms[start:end], self.weights[start:end]
 
-    def candidates(self, query: int) -> dict[int, float]:
-        """The ``TEXT_POOL`` trials best matching the query's most distinctive words (the query excluded)."""
+    def candidates(self, query: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The ``TEXT_POOL`` trials best matching the query's most distinctive words (the query excluded), with
+        their scores."""
         terms, weights = self.row(query)
         usable = self.df[terms] <= max(TEXT_POOL, RETRIEVAL_DF * self.trials)
         terms, weights = terms[usable], weights[usable]
         chosen = np.argsort(-weights, kind="stable")[:QUERY_TERMS]
         if not len(chosen):
-            return {}
+            return np.empty(0, dtype=np.int64), np.empty(0)
         spans = [(self.postings_ptr[t], self.postings_ptr[t + 1]) for t in terms[chosen]]
         trials = np.concatenate([self.postings[a:b] for a, b in spans])
         gains = np.concatenate(
@@ -202,7 +205,7 @@ class TextIndex:
         found = np.flatnonzero(sums)
         if len(found) > TEXT_POOL:
             found = found[np.argpartition(-sums[found], TEXT_POOL)[:TEXT_POOL]]
-        return dict(zip(found.tolist(), sums[found].tolist(), strict=True))
+        return found.astype(np.int64), sums[found].astype(np.float64)
 
     def similarity(self, query: int, others: Sequence[int]) -> list[float]:
         """The cosine of the query's vector with each other trial's."""

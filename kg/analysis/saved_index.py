@@ -15,17 +15,17 @@ from __future__ import annotations
 import logging
 import pickle
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from kg.atomic import replacing
 from kg.graphs import BUILD, MESH_SCHEME
 from kg.store import Store, StoreError, open_store
 from kg.vocab import SPARQL_PROLOGUE
 
-__all__ = ["SavedIndex"]
+__all__ = ["SavedIndex", "untracked"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,13 @@ _FINGERPRINT: Final = (
   OPTIONAL {{ {MESH_SCHEME} kg:meshVersion ?mesh }}
 }}"""
 )
+
+
+def untracked(values: Iterable[Any]) -> tuple[Any, ...]:
+    """A long read-only sequence of strings or numbers, as an index keeps it: a tuple, which the garbage collector
+    stops scanning once it has seen it holds only such atoms, while every full collection walks a list again (at
+    600k trials the related-trials index's lists made each collection take 55 ms instead of 8: the p95 of a query)."""
+    return tuple(values)
 
 
 class _Superseded(Exception):

@@ -15,7 +15,7 @@ answers them with the same rows in milliseconds:
   from terms to sources to trials; a MeSH id selects the sources of that concept's node, so a MeSH-bound query
   starts from the concept, not from every trial.
 - Trials by MeSH concept (their terms; the registry's ancestors): ``trials_under`` takes the concept's descendants
-  from the materialised closure (vocabulary-sized, bound to the concept), ``related_trials`` the trial's concepts.
+  from the materialised closure (vocabulary-sized, read once at build), ``related_trials`` the trial's concepts.
 - The titles (with the NCT id) are a second FTS5 table: the explorer's search for every word of a query.
 
 Matched terms within a row are sorted (``GROUP_CONCAT`` leaves their order to the engine). The database lives in
@@ -43,7 +43,7 @@ import numpy.typing as npt
 from pyoxigraph import Literal
 
 from kg.analysis.landscape_index import Pairs
-from kg.analysis.saved_index import SavedIndex
+from kg.analysis.saved_index import SavedIndex, untracked
 from kg.identifiers import normalize_mesh_id
 from kg.queries import trial_terms
 from kg.store import QueryResult, Store, Value
@@ -51,7 +51,7 @@ from kg.vocab import MESH, SPARQL_PROLOGUE
 
 __all__ = ["FROM_SEARCH", "SEARCH_INDEX", "SearchIndex", "build_search_index", "search_index"]
 
-_FORMAT: Final = 1
+_FORMAT: Final = 2
 Ints = npt.NDArray[np.int32]
 
 #: The query's UNION branches per field: how a trial reaches a node, and the predicate whose values are matched.
@@ -93,9 +93,13 @@ _CONCEPT_PATHS: Final = (
     "kg:conditionMesh|kg:interventionMesh",
     "kg:registryConditionAncestor|kg:registryInterventionAncestor",
 )
-#: The query's MeSH side, bound to the concept: vocabulary-sized, from the materialised closure.
-_UNDER: Final = (
-    SPARQL_PROLOGUE + "SELECT ?term ?label WHERE { ?term kg:ancestor? ?concept . ?term skos:prefLabel ?label }"
+#: ``trials_under``'s MeSH side for every concept at once (``?term kg:ancestor? ?concept . ?term skos:prefLabel
+#: ?label``), read from the materialised closure when the index is built: vocabulary-sized.
+_CLOSURE: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?term ?label ?concept WHERE {
+  { ?term skos:prefLabel ?label BIND(?term AS ?concept) } UNION { ?term skos:prefLabel ?label ; kg:ancestor ?concept }
+}"""
 )
 _SEPARATOR: Final = " | "
 _MESH_PREFIX: Final = MESH[""].value
@@ -151,19 +155,27 @@ class SearchIndex:
     """Terms and titles in SQLite FTS5 (in memory, pickled whole) and posting lists from terms to trials."""
 
     fingerprint: str
-    ncts: list[str]
-    titles: list[str | None]
-    terms: list[str]
+    ncts: Sequence[str]
+    titles: Sequence[str | None]
+    terms: Sequence[str]
     #: The terms lower-cased, as the query's ``LCASE`` compares them.
-    folded: list[str]
+    folded: Sequence[str]
     fields: dict[str, _Field]
     #: Trials by their condition and intervention MeSH terms (``kg:conditionMesh|kg:interventionMesh``), and by the
     #: registry's ancestors of those (``kg:registryConditionAncestor|kg:registryInterventionAncestor``).
     concept_trials: _Postings
     ancestor_trials: _Postings
     concepts: dict[str, int]
+    #: Per concept, the concepts with a preferred label at or under it (itself included), and their labels.
+    descendants: _Postings
+    labels: Sequence[tuple[str, ...]]
     database: sqlite3.Connection
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ncts, self.titles, self.terms, self.folded = map(
+            untracked, (self.ncts, self.titles, self.terms, self.folded)
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = {name: value for name, value in self.__dict__.items() if name not in ("database", "lock")}
@@ -171,6 +183,7 @@ class SearchIndex:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, database=_database_from(state.pop("database")), lock=threading.Lock())
+        self.__post_init__()
 
     def _rows(self, sql: str, parameters: Sequence[str]) -> list[int]:
         with self.lock:
@@ -209,17 +222,40 @@ class SearchIndex:
         rows = self._answer_rows(pairs.trials, pairs.values, self.terms, "matched_terms")
         return QueryResult(["nct", "title", "matched_terms"], list(rows))
 
-    def trials_under(self, store: Store, concept: str) -> QueryResult:
-        """``trials_under``: the concept's descendants (with itself) from the store's closure, then their trials."""
-        found = store.select(_UNDER, {"concept": MESH[normalize_mesh_id(concept)]}).rows
-        numbers, labels = [], []
-        for row in found:
-            if (number := self.concepts.get(str(row["term"]))) is not None:  # else no trial has that term
-                numbers.append(number)
-                labels.append(str(row["label"]))
+    def _descendants(self, concept: str) -> tuple[list[int], list[str], int | None]:
+        """The concept and its descendants (numbers, once per label), as the query's closure pattern has them; and
+        the position of the concept itself among them, if it has a label."""
+        number = self.concepts.get(MESH[normalize_mesh_id(concept)].value)
+        numbers: list[int] = []
+        labels: list[str] = []
+        own = None
+        for term in [] if number is None else self.descendants.expand([number])[1].tolist():
+            own = len(numbers) if term == number else own
+            numbers += [term] * len(self.labels[term])
+            labels += self.labels[term]
+        return numbers, labels, own
+
+    def trials_under(self, concept: str) -> QueryResult:
+        """``trials_under``: the concept's descendants (with itself) from the closure the build read, then their
+        trials."""
+        numbers, labels, _ = self._descendants(concept)
         owner, trials = self.concept_trials.expand(numbers)
         pairs = Pairs.distinct(trials, owner)
         return QueryResult(["nct", "title", "via"], list(self._answer_rows(pairs.trials, pairs.values, labels, "via")))
+
+    def first_under(self, concept: str, top: int) -> tuple[list[tuple[str, str]], int]:
+        """The explorer's glimpse of ``trials_under``: up to ``top`` (NCT id, via terms), the trials that have the
+        concept itself as a term first, each part by NCT id; and how many trials in all, without a row for each."""
+        numbers, labels, own = self._descendants(concept)
+        owner, trials = self.concept_trials.expand(numbers)
+        everyone = np.unique(trials)
+        naming = np.unique(trials[owner == own]) if own is not None else everyone[:0]
+        others = np.setdiff1d(everyone, naming, assume_unique=True)
+        chosen = np.concatenate([naming[:top], others[: max(0, top - len(naming))]])
+        shown = np.isin(trials, chosen)
+        pairs = Pairs.distinct(trials[shown], owner[shown])
+        via = {row["nct"]: str(row["via"]) for row in self._answer_rows(pairs.trials, pairs.values, labels, "via")}
+        return [(self.ncts[trial], via[self.ncts[trial]]) for trial in chosen.tolist()], len(everyone)
 
     def related_trials(self, store: Store, nct: Literal) -> QueryResult:
         """``related_trials``: the trial's specific concepts from the store (bound to it), the trials sharing them
@@ -363,6 +399,21 @@ def _concept_postings(store: Store, path: str, trial: Mapping[str, int], concept
     return _Postings.of(of_concept, trial_of_concept, len(concepts))
 
 
+def _closure(store: Store, concepts: _Numbers) -> tuple[_Postings, list[tuple[str, ...]]]:
+    """Per concept its labelled descendants that some trial reaches (itself included), and each one's labels; the
+    ancestors of those are numbered too (after every concept a trial reaches)."""
+    reached = len(concepts)
+    found: defaultdict[int, set[str]] = defaultdict(set)
+    ancestor, descendant = array("i"), array("i")
+    for term, label, concept in store.solutions(_CLOSURE, "term", "label", "concept"):
+        if (number := concepts.get(term)) is not None and number < reached:
+            found[number].add(label)
+            ancestor.append(concepts[concept])
+            descendant.append(number)
+    labels = [tuple(sorted(found.get(number, ()))) for number in range(len(concepts))]
+    return _Postings.of(ancestor, descendant, len(concepts)), labels
+
+
 def build_search_index(store: Store) -> SearchIndex:
     """Read every trial's id, title and terms from the store and index them (about a minute at 600k trials)."""
     fingerprint = SEARCH_INDEX.fingerprint(store)
@@ -374,6 +425,7 @@ def build_search_index(store: Store) -> SearchIndex:
         fields[name].term_sources.pad(len(terms))
     concepts = _Numbers()
     concept_trials, ancestor_trials = (_concept_postings(store, path, number, concepts) for path in _CONCEPT_PATHS)
+    descendants, labels = _closure(store, concepts)
     for postings in (concept_trials, ancestor_trials):
         postings.pad(len(concepts))
     ncts = [nct for _, nct, _ in trials]
@@ -385,7 +437,18 @@ def build_search_index(store: Store) -> SearchIndex:
     _fts(database, "titles", (f"{nct} {title or ''}".casefold() for nct, title in zip(ncts, titles, strict=True)))
     database.commit()
     return SearchIndex(
-        fingerprint, ncts, titles, texts, folded, fields, concept_trials, ancestor_trials, dict(concepts), database
+        fingerprint,
+        ncts,
+        titles,
+        texts,
+        folded,
+        fields,
+        concept_trials,
+        ancestor_trials,
+        dict(concepts),
+        descendants,
+        labels,
+        database,
     )
 
 
@@ -408,6 +471,6 @@ FROM_SEARCH: Final = {
     "trials_by_intervention": lambda store, values: search_index(store).trials_matching(
         "intervention", values["intervention"]
     ),
-    "trials_under": lambda store, values: search_index(store).trials_under(store, values["concept"]),
+    "trials_under": lambda store, values: search_index(store).trials_under(values["concept"]),
     "related_trials": lambda store, values: search_index(store).related_trials(store, _trial_term(values["nct"])),
 }

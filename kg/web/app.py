@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_SEARCH_CHARS",
     "MAX_SPREAD",
+    "PAGE_DEPTH",
     "create_app",
     "store_label",
 ]
@@ -53,7 +54,7 @@ _INDEX_ROWS: Final = 100
 _MAX_TOP: Final = 100
 _MAX_DEPTH: Final = 3
 #: Hops of expansions a served page embeds: fewer than a file's two, since the server answers every further Expand.
-_PAGE_DEPTH: Final = 1
+PAGE_DEPTH: Final = 1
 _CACHED_PAGES: Final = 16
 _CACHED_EXPANSIONS: Final = 1024
 T = TypeVar("T")
@@ -148,7 +149,7 @@ class _Views:
 
     async def trial_page(self, request: Request) -> Response:
         nct = await self._trial(request)
-        depth = _int_param(request, "depth", _PAGE_DEPTH, _MAX_DEPTH, low=0)
+        depth = _int_param(request, "depth", PAGE_DEPTH, _MAX_DEPTH, low=0)
         top = _int_param(request, "top", 10, _MAX_TOP)
         if depth * top > MAX_SPREAD:
             raise _HttpError(400, f"depth times top may be at most {MAX_SPREAD}, not {depth} * {top}: lower either")
