@@ -46,10 +46,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
+from kg.analysis.answers import answer
 from kg.analysis.changes import Change, histories, slip_months
 from kg.analysis.saved_index import SavedIndex
 from kg.analysis.timeline import Timeline, months_between, parse_date, round_half_up, timelines
-from kg.queries import QueryError, load_query, run, select_many, trial_terms
+from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
 from kg.vocab import ENUMERATIONS
 
@@ -245,11 +246,12 @@ def peer_groups(store: Store) -> PeerGroups:
 
 
 def read_peer_groups(store: Store) -> PeerGroups:
-    """The peer distributions, read with ``phase_peers``."""
+    """The peer distributions: the rows of ``phase_peers`` (from the fact table on an embedded store: 0.6 s at 600k
+    trials against 75 s for the SPARQL)."""
     fingerprint = HEALTH_PEERS_INDEX.fingerprint(store)
     enrollments: dict[str, list[int]] = defaultdict(list)
     durations: dict[str, list[int]] = defaultdict(list)
-    for row in run(store, "phase_peers", {}).rows:
+    for row in answer(store, "phase_peers").rows:
         phase = str(row["phase"])
         if isinstance(row["enrollment"], int):
             enrollments[phase].append(row["enrollment"])
