@@ -671,8 +671,8 @@ def build_section(tiers: list[dict[str, Any]]) -> list[str]:
                 f"{b['index_mib'] or 0:,.0f} |"
             )
     lines += [
-        f"- {_tier_name(t)}: the build figures are those of the run of {t['builds_measured']}; its queries were "
-        f"measured again on that store on {t.get('measured', '?')} (`--queries-only`)."
+        f"- {_tier_name(t)}: the build figures are those of the run of {t['builds_measured']}; the queries were "
+        f"measured on {t.get('measured', '?')} on the store kept in the scratch directory (`--queries-only`)."
         for t in earlier
     ]
     lines += [

@@ -180,8 +180,8 @@ def test_a_tier_measured_before_renders_beside_a_new_one(scale: ModuleType) -> N
     again = {**new_tier(scale, 20_000), "builds_measured": "2026-11-26T10:00:00+00:00", "measured": "2026-12-05"}
     report = scale.report(results(old, again), False)
     assert (
-        "- 20,000: the build figures are those of the run of 2026-11-26T10:00:00+00:00; its queries were measured "
-        "again on that store on 2026-12-05 (`--queries-only`)." in section(report, "Build")
+        "- 20,000: the build figures are those of the run of 2026-11-26T10:00:00+00:00; the queries were measured "
+        "on 2026-12-05 on the store kept in the scratch directory (`--queries-only`)." in section(report, "Build")
     )
     targets = section(report, "Targets")
     assert "nothing is marked met" in targets and "**met**" not in targets and "**missed**" not in targets
