@@ -902,6 +902,8 @@ def targets_section(tiers: list[dict[str, Any]]) -> list[str]:
             + f" (build process {b['peak_rss_mib'] / 1024:.2f} GiB, with mapping processes "
             f"{b['peak_tree_rss_mib'] / 1024:.2f} GiB)",
         ]
+        if "builds_measured" in shown:  # --queries-only: the build is an earlier run's, maybe of earlier code
+            lines[-2:] = [f"{line} — the build run of {shown['builds_measured']}" for line in lines[-2:]]
     cases = lat.get("queries", [])
     every_ms, bound_ms = 1000 * TARGETS["named_query_p95_seconds"], TARGETS["bound_query_p95_ms"]
     bound = [q for q in cases if _bound(q)]

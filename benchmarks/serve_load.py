@@ -12,6 +12,7 @@ error, is an error. The server's resident memory is sampled every second. Prints
 
     python benchmarks/serve_load.py                    # --clients 8 --seconds 20
     python benchmarks/serve_load.py --store oxigraph:/tmp/real/store --kinds trial --clients 20 --seconds 60
+    python benchmarks/serve_load.py --store oxigraph:PATH --kinds trial --warm 16 --clients 20   # cached pages
 """
 
 from __future__ import annotations
@@ -205,9 +206,12 @@ def memory_samples(pid: int, every: float = 1.0) -> Iterator[list[tuple[float, f
         thread.join()
 
 
-def explorer_targets(spec: str, kinds: Sequence[str] = ("trial", "expand", "sparql")) -> list[Target]:
+def explorer_targets(
+    spec: str, kinds: Sequence[str] = ("trial", "expand", "sparql"), warm: Sequence[str] = ()
+) -> list[Target]:
     """The request kinds asked for (of trial, expand, sparql), over the trials of the store at ``spec``; with
-    ``trial`` alone, every trial is asked for once before any is asked again, so that no page comes from a cache."""
+    ``trial`` alone, every trial is asked for once before any is asked again, so that no page comes from a cache;
+    ``warm``: pages of those trials only, drawn at random (asked for once before, see :func:`warm_pages`)."""
     from kg.analysis.related import RELATED_INDEX
     from kg.queries import bind, load_query
     from kg.store import open_store
@@ -223,6 +227,8 @@ def explorer_targets(spec: str, kinds: Sequence[str] = ("trial", "expand", "spar
     dealt = itertools.count()
 
     def trial(rng: random.Random) -> tuple[str, str]:
+        if warm:
+            return "/trial", f"/trial/{rng.choice(warm)}"
         if list(kinds) == ["trial"]:
             return "/trial", f"/trial/{deck[next(dealt) % len(deck)]}"
         return "/trial", f"/trial/{rng.choice(ncts)}"
@@ -236,6 +242,18 @@ def explorer_targets(spec: str, kinds: Sequence[str] = ("trial", "expand", "spar
 
     every: dict[str, Target] = {"trial": trial, "expand": expansion, "sparql": sparql}
     return [every[kind] for kind in kinds]
+
+
+def warm_pages(spec: str, count: int) -> list[str]:
+    """``count`` random trials of the store whose pages a warm run asks for (at most the server's page cache)."""
+    from kg.analysis.related import RELATED_INDEX
+    from kg.store import open_store
+    from kg.web.app import CACHED_PAGES
+
+    if not 0 < count <= CACHED_PAGES:
+        raise SystemExit(f"--warm takes 1 to {CACHED_PAGES} trials (the server's page cache), not {count}")
+    with open_store(spec, read_only=True) as store:
+        return random.Random(3).sample(list(RELATED_INDEX.load(store).ncts), count)
 
 
 def build_demo(directory: Path, synthetic: int) -> str:
@@ -256,18 +274,26 @@ def main() -> None:
     parser.add_argument("--store", help="serve this store instead of a fresh demo store")
     parser.add_argument("--kinds", default="trial,expand,sparql", help="request kinds, of trial, expand, sparql")
     parser.add_argument("--serve-option", action="append", default=[], help="passed to kg serve (repeatable)")
+    parser.add_argument(
+        "--warm", type=int, default=0, help="ask for the pages of N trials only, each drawn once before the timed run"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kg-serve-load-") as directory:
         spec = args.store or build_demo(Path(directory), args.synthetic)
-        targets = explorer_targets(spec, args.kinds.split(","))
+        warm = warm_pages(spec, args.warm) if args.warm else []
+        targets = explorer_targets(spec, args.kinds.split(","), warm)
         with serve_process(spec, args.serve_option) as (base, process), memory_samples(process.pid) as samples:
+            drawn = [httpx.get(f"{base}/trial/{nct}", timeout=120).status_code for nct in warm]
+            if any(status != 200 for status in drawn):
+                raise SystemExit(f"warming the pages failed: {drawn}")
             report = run_load(base, targets, clients=args.clients, seconds=args.seconds)
             exit_code = process.poll()  # None: the server outlived the load
     memory = [mb for _, mb in samples]
     result = {
         "command": " ".join(["python", *sys.argv]),
         "store": args.store or f"demo (1 reference + {args.synthetic} synthetic trials)",
+        "warm_trials": warm,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
         **report.summary(),
         "server_exit_code": exit_code,

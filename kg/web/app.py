@@ -29,6 +29,7 @@ from kg.web.served import ServedStore, reopening
 from kg.web.sparql import NO_SNIFF, SparqlEndpoint
 
 __all__ = [
+    "CACHED_PAGES",
     "DEFAULT_EXPLORER_SLOTS",
     "DEFAULT_EXPLORER_TIMEOUT",
     "DEFAULT_MAX_ROWS",
@@ -55,7 +56,7 @@ _MAX_TOP: Final = 100
 _MAX_DEPTH: Final = 3
 #: Hops of expansions a served page embeds: fewer than a file's two, since the server answers every further Expand.
 PAGE_DEPTH: Final = 1
-_CACHED_PAGES: Final = 16
+CACHED_PAGES: Final = 16
 _CACHED_EXPANSIONS: Final = 1024
 T = TypeVar("T")
 
@@ -98,7 +99,7 @@ class _Views:
         # The store is read-only while served, so a page or an expansion stays right once computed; pages take
         # a second or more to gather (dozens of batched queries and related-trial rankings), so a revisit should
         # not pay again, and concurrent first visits share one computation. A rebuilt store starts them afresh.
-        self._page = FlightCache(self.gates["page"], self._render_page, _CACHED_PAGES)
+        self._page = FlightCache(self.gates["page"], self._render_page, CACHED_PAGES)
         self._expansion = FlightCache(self.gates["expansion"], self._expand, _CACHED_EXPANSIONS)
 
     @property
