@@ -256,6 +256,17 @@ def warm_pages(spec: str, count: int) -> list[str]:
         return random.Random(3).sample(list(RELATED_INDEX.load(store).ncts), count)
 
 
+def _drawn(url: str, attempts: int = 5) -> int:
+    """The status of a page asked for until it is served (a 503, past the server's time limit, is asked again
+    after its ``Retry-After``: the computation goes on and its page is cached)."""
+    for _ in range(attempts):
+        response = httpx.get(url, timeout=120)
+        if response.status_code != 503:
+            break
+        time.sleep(float(response.headers.get("Retry-After", 1)))
+    return response.status_code
+
+
 def build_demo(directory: Path, synthetic: int) -> str:
     """The demo store (reference trial + synthetic trials, demo MeSH subset) on disk under ``directory``."""
     from kg.demo import demo_mesh_file, write_demo_corpus
@@ -284,7 +295,7 @@ def main() -> None:
         warm = warm_pages(spec, args.warm) if args.warm else []
         targets = explorer_targets(spec, args.kinds.split(","), warm)
         with serve_process(spec, args.serve_option) as (base, process), memory_samples(process.pid) as samples:
-            drawn = [httpx.get(f"{base}/trial/{nct}", timeout=120).status_code for nct in warm]
+            drawn = [_drawn(f"{base}/trial/{nct}") for nct in warm]
             if any(status != 200 for status in drawn):
                 raise SystemExit(f"warming the pages failed: {drawn}")
             report = run_load(base, targets, clients=args.clients, seconds=args.seconds)

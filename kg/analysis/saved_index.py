@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class SavedIndex(Generic[Index]):
     version: int
     build: Callable[[Store], Index]
     _in_memory: weakref.WeakKeyDictionary[Store, Index] = field(default_factory=weakref.WeakKeyDictionary, repr=False)
+    #: One loader at a time: twenty first requests to a server each unpickling the 600k related index held 17 GB.
+    _loading: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def path(self, spec: str) -> Path | None:
         """``PATH.<name>.pickle`` beside an on-disk Oxigraph store; ``None`` for other stores."""
@@ -117,11 +120,21 @@ class SavedIndex(Generic[Index]):
         return self._in_memory.get(store)
 
     def load(self, store: Store) -> Index:
-        """The store's index: held, read from beside an on-disk store when current, else built (and saved there)."""
+        """The store's index: held, read from beside an on-disk store when current, else built (and saved there).
+        Threads asking at once wait for the first one's (see ``_loading``)."""
         expected = self.fingerprint(store)
-        cached = self._in_memory.get(store)
-        if cached is not None and cached.fingerprint == expected:
-            return cached  # read once per open store: at registry scale a saved index is hundreds of megabytes
+        held = self._held(store, expected)  # read once per open store: at registry scale hundreds of megabytes
+        if held is not None:
+            return held
+        with self._loading:
+            held = self._held(store, expected)  # another thread may have read it meanwhile
+            return self._read_or_build(store, expected) if held is None else held
+
+    def _held(self, store: Store, expected: str) -> Index | None:
+        held = self._in_memory.get(store)
+        return held if held is not None and held.fingerprint == expected else None
+
+    def _read_or_build(self, store: Store, expected: str) -> Index:
         path = self.path(store.spec)
         index = self.read_saved(path, expected) if path is not None and path.is_file() else None
         if index is None:
