@@ -34,6 +34,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from kg.analysis.arrays import distinct
 from kg.analysis.hierarchy import mesh_loaded
 from kg.analysis.saved_index import SavedIndex
 from kg.identifiers import is_nct_id
@@ -128,7 +129,7 @@ class Pairs:
     @classmethod
     def distinct(cls, trials: npt.ArrayLike, values: npt.ArrayLike) -> Pairs:
         """The distinct pairs of two equally long integer sequences (``array``, NumPy arrays)."""
-        keys = np.unique((np.asarray(trials, dtype=np.int64) << 32) | np.asarray(values, dtype=np.int64))
+        keys = distinct((np.asarray(trials, dtype=np.int64) << 32) | np.asarray(values, dtype=np.int64))
         return cls((keys >> 32).astype(np.int32), (keys & 0xFFFFFFFF).astype(np.int32))
 
     def renumbered(self, values: Ints) -> Pairs:
@@ -1101,7 +1102,7 @@ def _sums(keys: npt.NDArray[np.int64], events: Events, chosen: Mask) -> list[tup
     at_risk = np.zeros(len(unique), dtype=np.int64)
     np.add.at(affected, inverse, events.affected[chosen])
     np.add.at(at_risk, inverse, events.at_risk[chosen])
-    pairs = np.unique((inverse.astype(np.int64) << 32) | events.trials[chosen])
+    pairs = distinct((inverse.astype(np.int64) << 32) | events.trials[chosen])
     trials = np.bincount(pairs >> 32, minlength=len(unique))
     return list(zip(unique.tolist(), trials.tolist(), affected.tolist(), at_risk.tolist(), strict=True))
 

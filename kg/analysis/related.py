@@ -77,6 +77,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from kg.analysis.arrays import distinct
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.analysis.related_names import name_key
 from kg.analysis.related_text import SharedWord, TextIndex, build_text_index
@@ -619,10 +620,10 @@ def _mesh_candidates(index: RelatedIndex, query: int) -> Found:
             trials = _trials(index.postings.get(concept))
             if index.ic[concept] < specific_ic and sum(map(len, members[first:])) >= POOL:  # else fewer found
                 if reached is None:
-                    reached = np.unique(np.concatenate(members[first:]))
+                    reached = distinct(np.concatenate(members[first:]))
                 if len(reached) >= POOL:
                     break
-                reached = np.union1d(reached, trials)
+                reached = distinct(np.concatenate([reached, trials]))
             members.append(trials)
             gains.append(ROLE_WEIGHTS[role] * index.weights[concept])
     return _summed(members, gains, query)
@@ -655,7 +656,7 @@ def _pool(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> list
         words, similar = index.text.candidates(query)
         parts.append((words, text_weight * similar))
     parts.append(_linked(index, query, weights))
-    trials = np.unique(np.concatenate([found for found, _ in parts]))
+    trials = distinct(np.concatenate([found for found, _ in parts]))
     estimate = np.zeros(len(trials))
     for found, gain in parts:
         estimate[np.searchsorted(trials, found)] += gain

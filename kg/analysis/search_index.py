@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from pyoxigraph import Literal
 
+from kg.analysis.arrays import distinct
 from kg.analysis.landscape_index import Pairs
 from kg.analysis.saved_index import SavedIndex, untracked
 from kg.identifiers import normalize_mesh_id
@@ -248,8 +249,8 @@ class SearchIndex:
         concept itself as a term first, each part by NCT id; and how many trials in all, without a row for each."""
         numbers, labels, own = self._descendants(concept)
         owner, trials = self.concept_trials.expand(numbers)
-        everyone = np.unique(trials)
-        naming = np.unique(trials[owner == own]) if own is not None else everyone[:0]
+        everyone = distinct(trials)
+        naming = distinct(trials[owner == own]) if own is not None else everyone[:0]
         others = np.setdiff1d(everyone, naming, assume_unique=True)
         chosen = np.concatenate([naming[:top], others[: max(0, top - len(naming))]])
         shown = np.isin(trials, chosen)
@@ -278,14 +279,14 @@ class SearchIndex:
         exact = [Decimal(repr(ic[number])) for number in chosen.tolist()]
         places = max((-int(value.as_tuple().exponent) for value in exact), default=0)
         values, of_concept = np.unique([int(value.scaleb(places)) for value in exact], return_inverse=True)
-        distinct = Pairs.distinct(trials, of_concept[np.searchsorted(chosen, concepts)])
-        units = np.bincount(distinct.trials, weights=values[distinct.values], minlength=len(self.ncts))
+        counted = Pairs.distinct(trials, of_concept[np.searchsorted(chosen, concepts)])
+        units = np.bincount(counted.trials, weights=values[counted.values], minlength=len(self.ncts))
         score = units.astype(np.int64)  # exact: float64 holds these integer sums (far below 2**53) exactly
-        candidates = np.unique(trials)
+        candidates = distinct(trials)
         top = candidates[np.lexsort((candidates, -score[candidates]))[:_RELATED_LIMIT]]
         rows: list[dict[str, Value]] = []
         for trial in top.tolist():
-            shared = concepts[trials == trial].tolist()
+            shared = concepts[np.searchsorted(trials, trial) : np.searchsorted(trials, trial, side="right")].tolist()
             rows.append(
                 {
                     "nct_id": self.ncts[trial],
