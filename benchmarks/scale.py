@@ -524,7 +524,9 @@ def queries_only(size: int, spec: str, args: argparse.Namespace) -> dict[str, An
         "generation": {},
         "builds": {},
         **kept,
-        "builds_measured": before.get("measured", "not recorded") if before else "not in OUT/scale.json",
+        "builds_measured": before.get("builds_measured", before.get("measured", "not recorded"))
+        if before
+        else "not in OUT/scale.json",
         "latency": query_job(size, spec, args),
     }
 
