@@ -588,7 +588,7 @@ RELATED_INDEX: Final = SavedIndex("related", RelatedIndex, _FORMAT, build_index)
 # --- querying ---------------------------------------------------------------------------------------------------
 
 
-Found = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+_Found = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
 _NONE: Final = np.empty(0, dtype=np.int32)
 
 
@@ -596,7 +596,7 @@ def _trials(members: array[int] | None) -> npt.NDArray[np.int32]:
     return _NONE if members is None else np.frombuffer(members, dtype=np.int32)
 
 
-def _summed(members: list[npt.NDArray[np.int32]], gains: list[float], query: int) -> Found:
+def _summed(members: list[npt.NDArray[np.int32]], gains: list[float], query: int) -> _Found:
     """The distinct trials in ``members`` (the query left out), each with the sum of the gains of the lists holding
     it, added in the order given, as a loop would: equal candidates keep equal estimates."""
     if not members:
@@ -607,7 +607,7 @@ def _summed(members: list[npt.NDArray[np.int32]], gains: list[float], query: int
     return found[keep], sums[keep]
 
 
-def _mesh_candidates(index: RelatedIndex, query: int) -> Found:
+def _mesh_candidates(index: RelatedIndex, query: int) -> _Found:
     """Trials sharing the query's concepts, by summed weight of the shared ones: per role, most informative concepts
     first, broad ones only until that role has found ``POOL`` candidates."""
     specific_ic = -math.log(SPECIFIC)
@@ -629,7 +629,7 @@ def _mesh_candidates(index: RelatedIndex, query: int) -> Found:
     return _summed(members, gains, query)
 
 
-def _linked(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> Found:
+def _linked(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> _Found:
     """Trials sharing a publication, secondary id, intervention name or programme with the query, each with the
     least those shared values add to its score."""
     members: list[npt.NDArray[np.int32]] = []
