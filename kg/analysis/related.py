@@ -640,7 +640,7 @@ def _linked(index: RelatedIndex, query: int, weights: Mapping[str, float]) -> _F
         if table.trials is None or not weight:
             continue
         for value in table.per_trial[query]:
-            members.append(np.frombuffer(table.trials[value], dtype=np.int32))
+            members.append(_trials(table.trials[value]))
             gains.append(weight * min(feature.cap, feature.factor * table.ic[value]))
     return _summed(members, gains, query)
 

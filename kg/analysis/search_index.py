@@ -174,8 +174,8 @@ class SearchIndex:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self.ncts, self.titles, self.terms, self.folded = map(
-            untracked, (self.ncts, self.titles, self.terms, self.folded)
+        self.ncts, self.titles, self.terms, self.folded, self.labels = map(
+            untracked, (self.ncts, self.titles, self.terms, self.folded, self.labels)
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -223,9 +223,10 @@ class SearchIndex:
         rows = self._answer_rows(pairs.trials, pairs.values, self.terms, "matched_terms")
         return QueryResult(["nct", "title", "matched_terms"], list(rows))
 
-    def _descendants(self, concept: str) -> tuple[list[int], list[str], int | None]:
-        """The concept and its descendants (numbers, once per label), as the query's closure pattern has them; and
-        the position of the concept itself among them, if it has a label."""
+    def _under(self, concept: str) -> tuple[Ints, Ints, list[str], int | None]:
+        """``(i, trial)`` pairs of the trials having the ``i``-th of the concept and its descendants as a term (one
+        ``i`` per label, as the query's closure pattern has them), those labels, and the ``i`` of the concept itself
+        if it has a label."""
         number = self.concepts.get(MESH[normalize_mesh_id(concept)].value)
         numbers: list[int] = []
         labels: list[str] = []
@@ -234,21 +235,20 @@ class SearchIndex:
             own = len(numbers) if term == number else own
             numbers += [term] * len(self.labels[term])
             labels += self.labels[term]
-        return numbers, labels, own
+        owner, trials = self.concept_trials.expand(numbers)
+        return owner, trials, labels, own
 
     def trials_under(self, concept: str) -> QueryResult:
         """``trials_under``: the concept's descendants (with itself) from the closure the build read, then their
         trials."""
-        numbers, labels, _ = self._descendants(concept)
-        owner, trials = self.concept_trials.expand(numbers)
+        owner, trials, labels, _ = self._under(concept)
         pairs = Pairs.distinct(trials, owner)
         return QueryResult(["nct", "title", "via"], list(self._answer_rows(pairs.trials, pairs.values, labels, "via")))
 
     def first_under(self, concept: str, top: int) -> tuple[list[tuple[str, str]], int]:
         """The explorer's glimpse of ``trials_under``: up to ``top`` (NCT id, via terms), the trials that have the
         concept itself as a term first, each part by NCT id; and how many trials in all, without a row for each."""
-        numbers, labels, own = self._descendants(concept)
-        owner, trials = self.concept_trials.expand(numbers)
+        owner, trials, labels, own = self._under(concept)
         everyone = distinct(trials)
         naming = distinct(trials[owner == own]) if own is not None else everyone[:0]
         others = np.setdiff1d(everyone, naming, assume_unique=True)
