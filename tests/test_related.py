@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import pickle
 import subprocess
 import sys
 import unicodedata
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kg.analysis import related_text
 from kg.analysis.related import OLD_ENGINE, REGISTRY_SOURCE, RELATED_INDEX, RelatedIndex, build_index, rank, related
 from kg.analysis.related_eval import evaluate, retrieve
 from kg.analysis.related_text import FIELDS, stem
@@ -254,3 +257,30 @@ def test_a_loaded_index_leaves_the_garbage_collector_little_to_scan(real_index: 
     assert not [sequence[:3] for sequence in sequences if gc.is_tracked(sequence)]
     some = loaded.ncts[len(loaded.ncts) // 2]
     assert [n.nct_id for n in rank(loaded, some)] == [n.nct_id for n in rank(real_index, some)]
+
+
+def test_text_vectors_follow_the_documented_weighting_whatever_the_batch(
+    real_mesh_store: Store, real_index: RelatedIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build reads the texts once and spills each trial's counts to a file, a batch at a time. Recomputed here
+    in memory from the same word counts, by the module's formula (``(1 + ln n) · ln(N / df)`` over words in 2..25 %
+    of trials, the 64 heaviest, L2-normalised): the same vectors, also when batches are small enough to split the
+    trials into many spilled parts."""
+    monkeypatch.setattr(related_text, "BATCH", 97)
+    ncts = real_index.ncts
+    tallies = list(related_text._Reader(real_mesh_store).tallies(ncts))
+    df = Counter(root for tally, _ in tallies for root in tally)
+    kept = sorted(root for root, n in df.items() if 2 <= n <= related_text.MAX_DF * len(ncts))
+    position = {root: number for number, root in enumerate(kept)}
+    rebuilt = related_text.build_text_index(real_mesh_store, ncts)
+    for index in (real_index.text, rebuilt):
+        assert len(index.vocabulary) == len(kept) > 1000
+        assert index.df.tolist() == [df[root] for root in kept]
+        for trial, (tally, _) in enumerate(tallies):
+            weighed = [(root, (1 + math.log(n)) * math.log(len(ncts) / df[root])) for root, n in tally.items()]
+            heaviest = sorted((item for item in weighed if item[0] in position), key=lambda item: -item[1])[:64]
+            norm = math.sqrt(sum(w * w for _, w in heaviest)) or 1.0
+            expected = sorted((position[root], w / norm) for root, w in heaviest)
+            terms, weights = index.row(trial)
+            assert terms.tolist() == [term for term, _ in expected], ncts[trial]
+            assert weights.tolist() == pytest.approx([w for _, w in expected], rel=1e-6), ncts[trial]

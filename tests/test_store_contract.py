@@ -114,8 +114,11 @@ def test_solutions_stream_strings_with_unbound_as_empty(store: Store) -> None:
     store.add([_quad("a", G1), _quad("b", G2)])
     sparql = "SELECT ?o ?missing WHERE { ?s ?p ?o OPTIONAL { ?o ?q ?missing } } ORDER BY ?o"
     assert list(store.solutions(sparql, "o", "missing")) == [("a", ""), ("b", "")]
+    assert list(store.solutions(sparql, "missing", "o", "o")) == [("", "a", "a"), ("", "b", "b")]  # in the order asked
     with pytest.raises(StoreError):
         list(store.solutions("ASK { ?s ?p ?o }", "o"))
+    with pytest.raises(StoreError, match=r"\?typo"):
+        list(store.solutions(sparql, "o", "typo"))
 
 
 def test_replacing_a_graph_leaves_no_stale_triple(store: Store) -> None:

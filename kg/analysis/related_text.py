@@ -16,8 +16,9 @@ Speed: a query does not score its long document against every trial. Its ``QUERY
 (each used by at most ``RETRIEVAL_DF`` of the trials) gather candidates from the postings; the best ``TEXT_POOL``
 of them, with the other components' candidates, are then scored by the full cosine.
 
-Build: the texts are read a batch of trials at a time (``BATCH``), twice: once to count the trials per word, once to
-weigh each trial's words; holding every trial's words at once would take about 13 kB a trial.
+Build: the texts are read once, a batch of trials at a time (``BATCH``); each trial's word counts go to a temporary
+file, read back to weigh each trial's words once the trials per word are counted. Holding every trial's words at once
+would take about 13 kB a trial; reading the texts a second time from the store was half of the build.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from __future__ import annotations
 import logging
 import math
 import re
+import tempfile
 import unicodedata
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -243,6 +245,70 @@ def _field_names(mask: int) -> list[str]:
     return [f.name for bit, f in enumerate(FIELDS) if mask & (1 << bit)]
 
 
+class _Spill:
+    """Each trial's word counts and field bits, words numbered, in a temporary file: written a batch of trials at a
+    time while the texts are read, read back in the same order. 14 bytes a word of a trial: about 1 GB of disk at
+    600,000 trials, where holding them would take gigabytes of memory."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.roots: list[str] = []
+        self._numbers: dict[str, int] = {}
+        self._df = np.zeros(0, dtype=np.int64)
+        self._file = file
+        self._pending: list[tuple[list[int], list[float], list[int]]] = []
+        self._batches = 0
+
+    def _number(self, root: str) -> int:
+        number = self._numbers.get(root)
+        if number is None:
+            number = self._numbers[root] = len(self.roots)
+            self.roots.append(root)
+        return number
+
+    def add(self, tally: dict[str, float], mask: dict[str, int]) -> None:
+        """One trial's words (in the order met, which breaks ties between equal weights), counts and field bits."""
+        words = [self._number(root) for root in tally]
+        self._pending.append((words, list(tally.values()), [mask[root] for root in tally]))
+        if len(self._pending) == BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        words = np.fromiter((w for row in self._pending for w in row[0]), dtype=np.int32)
+        columns = (
+            np.array([len(row[0]) for row in self._pending], dtype=np.int64),
+            words,
+            np.fromiter((n for row in self._pending for n in row[1]), dtype=np.float64),
+            np.fromiter((b for row in self._pending for b in row[2]), dtype=np.uint16),
+        )
+        for column in columns:
+            np.save(self._file, column, allow_pickle=False)
+        counted = np.bincount(words, minlength=len(self.roots))
+        counted[: len(self._df)] += self._df
+        self._df = counted
+        self._pending.clear()
+        self._batches += 1
+
+    def trials_per_word(self) -> list[int]:
+        """Per word number, how many trials use it (each trial's words are distinct)."""
+        self._flush()
+        return list(self._df.tolist())
+
+    def trials(self) -> Iterator[tuple[list[int], list[float], list[int]]]:
+        """Every trial's words, counts and field bits, in the order added."""
+        self._flush()
+        self._file.seek(0)
+        for _ in range(self._batches):
+            lengths, words, counts, masks = (np.load(self._file, allow_pickle=False) for _ in range(4))
+            ends = np.cumsum(lengths).tolist()
+            words, counts, masks = words.tolist(), counts.tolist(), masks.tolist()
+            start = 0
+            for end in ends:
+                yield words[start:end], counts[start:end], masks[start:end]
+                start = end
+
+
 @dataclass
 class _Reader:
     """Reads trials' texts a batch at a time: tokens analysed once each, spellings counted for display."""
@@ -285,31 +351,42 @@ class _Reader:
 
 
 def build_text_index(store: Store, ncts: Sequence[str]) -> TextIndex:
-    """Read every trial's texts and weigh its words (see the module docstring), ``ncts`` in index order. Two passes
-    over the texts, a batch of trials at a time: the first counts the trials per word, the second weighs and keeps
-    each trial's heaviest words; at no time are all trials' words held (13 kB a trial: 8 GB at 600,000)."""
+    """Read every trial's texts and weigh its words (see the module docstring), ``ncts`` in index order. The texts
+    are read once, a batch of trials at a time; each trial's word counts go to a temporary file (:class:`_Spill`), and
+    a second pass over that file, once every word's trial count is known, weighs and keeps each trial's heaviest
+    words. At no time are all trials' words held in memory (13 kB a trial: 8 GB at 600,000)."""
     reader = _Reader(store)
-    df: Counter[str] = Counter()
-    for tally, _ in reader.tallies(ncts):
-        df.update(tally.keys())
-    total = max(len(ncts), 1)
-    kept = sorted(root for root, n in df.items() if 2 <= n <= MAX_DF * total)
-    number_of = {root: n for n, root in enumerate(kept)}
-    idf = {root: math.log(total / df[root]) for root in kept}
-    ptr, terms, weights, fields = array("q", [0]), array("i"), array("f"), array("H")
-    for tally, mask in reader.tallies(ncts):
-        row = [(root, (1 + math.log(n)) * idf[root]) for root, n in tally.items() if root in number_of]
-        row = sorted(row, key=lambda item: -item[1])[:TERMS_PER_TRIAL]
-        norm = math.sqrt(sum(w * w for _, w in row)) or 1.0
-        for root, w in sorted(row, key=lambda item: number_of[item[0]]):
-            terms.append(number_of[root])
-            weights.append(w / norm)
-            fields.append(mask[root])
-        ptr.append(len(terms))
+    with tempfile.TemporaryFile() as file:
+        spill = _Spill(file)
+        for tally, mask in reader.tallies(ncts):
+            spill.add(tally, mask)
+        df = spill.trials_per_word()
+        total = max(len(ncts), 1)
+        roots = spill.roots
+        kept = sorted((number for number, n in enumerate(df) if 2 <= n <= MAX_DF * total), key=roots.__getitem__)
+        kept_as = [-1] * len(roots)  # a word's number in the index, -1 when left out
+        idf = [0.0] * len(roots)
+        for position, number in enumerate(kept):
+            kept_as[number] = position
+            idf[number] = math.log(total / df[number])
+        ptr, terms, weights, fields = array("q", [0]), array("i"), array("f"), array("H")
+        for words, counts, masks in spill.trials():
+            row = [
+                (kept_as[word], (1 + math.log(n)) * idf[word], bits)
+                for word, n, bits in zip(words, counts, masks, strict=True)
+                if kept_as[word] >= 0
+            ]
+            row = sorted(row, key=lambda item: -item[1])[:TERMS_PER_TRIAL]
+            norm = math.sqrt(sum(w * w for _, w, _ in row)) or 1.0
+            for position, w, bits in sorted(row):  # by word: positions are distinct
+                terms.append(position)
+                weights.append(w / norm)
+                fields.append(bits)
+            ptr.append(len(terms))
     shown = reader.shown()
     return TextIndex(
-        vocabulary=[shown[root] for root in kept],
-        df=np.array([df[root] for root in kept], dtype=np.int32),
+        vocabulary=[shown[roots[number]] for number in kept],
+        df=np.array([df[number] for number in kept], dtype=np.int32),
         ptr=np.array(ptr, dtype=np.int64),
         terms=np.array(terms, dtype=np.int32),
         weights=np.array(weights, dtype=np.float32),
