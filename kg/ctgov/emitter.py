@@ -51,12 +51,13 @@ class Emitter:
         self.trial = trial_iri(nct_id)
         self.graph = trial_graph(nct_id)
         self.out = MappedTrial(nct_id)
+        self._append = self.out.quads.append  # the mapping's innermost call, hundreds of times per trial
 
     def add(self, subject: NamedNode, predicate: NamedNode, obj: NamedNode | Literal) -> None:
-        self.out.quads.append(Quad(subject, predicate, obj, self.graph))
+        self._append(Quad(subject, predicate, obj, self.graph))
 
     def shared(self, subject: NamedNode, predicate: NamedNode, obj: NamedNode | Literal) -> None:
-        self.out.quads.append(Quad(subject, predicate, obj, NODES_GRAPH))
+        self._append(Quad(subject, predicate, obj, NODES_GRAPH))
 
     def part(
         self, parent: NamedNode, predicate: NamedNode, path: str, rdf_type: NamedNode, position: int | None = None

@@ -22,7 +22,7 @@ class RecordNode:
     __slots__ = ("data", "path")
 
     def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # parsed JSON is dicts: skip the ABC check
             raise RecordError(f"{path}: expected an object, got {type(data).__name__}")
         self.data = data
         self.path = path

@@ -149,14 +149,16 @@ def _map_chunk(chunk: list[_Item], include_contacts: bool) -> list[_Outcome]:
             continue
         warnings = [f"{where} {mapped.nct_id}: {text}" for text in mapped.warnings]
         graph = trial_graph(mapped.nct_id)
-        own = serialize((quad for quad in mapped.quads if quad.graph_name == graph), format=RdfFormat.N_QUADS)
-        shared = serialize((quad for quad in mapped.quads if quad.graph_name != graph), format=RdfFormat.N_QUADS)
-        terms = tuple(
-            quad.object.value
-            for quad in mapped.quads
-            if quad.predicate in IC_PREDICATES and isinstance(quad.object, NamedNode)
-        )
-        outcomes.append(_Mapped(mapped.nct_id, study_last_update(study), own or b"", shared or b"", terms, warnings))
+        own: list[Quad] = []
+        shared: list[Quad] = []
+        terms: list[str] = []
+        for quad in mapped.quads:  # one pass: a trial has hundreds of quads, and every record passes here
+            (own if quad.graph_name == graph else shared).append(quad)
+            if quad.predicate in IC_PREDICATES and isinstance(quad.object, NamedNode):
+                terms.append(quad.object.value)
+        nquads = serialize(own, format=RdfFormat.N_QUADS) or b""
+        shared_nquads = serialize(shared, format=RdfFormat.N_QUADS) or b""
+        outcomes.append(_Mapped(mapped.nct_id, study_last_update(study), nquads, shared_nquads, tuple(terms), warnings))
     return outcomes
 
 
