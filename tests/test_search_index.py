@@ -1,18 +1,21 @@
-"""The search index answers trials_by_condition / trials_by_intervention exactly as their SPARQL does, and the
-explorer's title search as its documented word-by-word rule, on the real records (``../shared/data``)."""
+"""The search index answers trials_by_condition / trials_by_intervention / trials_under / related_trials /
+concepts_by_label exactly as their SPARQL does, and the explorer's title search as its documented word-by-word rule,
+on the real records (``../shared/data``)."""
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 
 import pytest
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad
 
 from kg.analysis.answers import answer
 from kg.analysis.search_index import SEARCH_INDEX, SearchIndex, search_index
 from kg.queries import QueryError, run
-from kg.store import QueryResult, Store
-from kg.vocab import MESH, SPARQL_PROLOGUE
+from kg.store import QueryResult, Store, open_store
+from kg.vocab import KG, MESH, SKOS, SPARQL_PROLOGUE
 
 FIELDS = {"condition": "trials_by_condition", "intervention": "trials_by_intervention"}
 #: Each field's terms by the query's own UNION pattern, read once (the oracle the index is checked against).
@@ -47,6 +50,39 @@ PROBES = {
 }
 
 LABEL = SPARQL_PROLOGUE + "SELECT ?label WHERE { ?concept skos:prefLabel ?label }"
+#: ``concepts_by_label``'s pattern with the predicate named, read once: the oracle for its rows.
+CONCEPT_LABELS = (
+    SPARQL_PROLOGUE
+    + """SELECT ?concept ?p ?text WHERE {
+  VALUES ?p { skos:prefLabel skos:altLabel kg:registryTerm } ?concept ?p ?text }"""
+)
+IRI_LABEL = "https://x.org/Label"
+#: Labels whose case folding is awkward: Oxigraph's LCASE (Rust, Unicode 16) differs from Python's ``str.lower``
+#: (Unicode 14 on 3.11) on U+A7CB, U+1C89 and U+10D50, and on the final sigma after U+1C89 ("ΑΣ\u1c89").
+HOSTILE = ("İstanbul", "ΣΑΣ", "ǅ", "ß", "\u212a", "k", "", " ", "ΑΣ\u1c89", "\ua7cb", "\U00010d50", "Lung Neoplasms")
+#: What is asked: each label, its cases, the engine's folds of the awkward ones, and texts that match nothing.
+HOSTILE_PROBES = (
+    *HOSTILE,
+    *(text.upper() for text in HOSTILE),
+    *(text.lower() for text in HOSTILE),
+    *(
+        "i̇stanbul",
+        "istanbul",
+        "σας",
+        "Σας",
+        "Ǆ",
+        "ǆ",
+        "SS",
+        "ẞ",
+        "K",
+        "  ",
+        "\u03b1\u03c3\u1c8a",
+        "\u03b1\u03c2\u1c8a",
+        "ɤ",
+        "\U00010d70",
+    ),
+    *("no such label", "lung  neoplasms", '") } DROP ALL {', IRI_LABEL.upper()),
+)
 
 
 def _normalised(result: QueryResult) -> list[tuple[object, object, tuple[str, ...]]]:
@@ -145,6 +181,7 @@ def test_the_build_saves_the_index_beside_the_store(real_mesh_store: Store, inde
     assert _normalised(saved.trials_matching("condition", "lung")) == _normalised(
         index.trials_matching("condition", "lung")
     )
+    assert saved.concepts_by_label(real_mesh_store, "lung NEOPLASMS").rows == [{"id": "D008175"}], "the label table"
 
 
 def test_the_front_door_answers_from_the_index_and_checks_parameters(real_mesh_store: Store) -> None:
@@ -205,3 +242,80 @@ def test_related_trials_equal_the_named_query(real_mesh_store: Store, index: Sea
         assert rows(fast) == rows(sparql), nct
         full += len(fast.rows) == 50
     assert full > 5, "most sampled trials share specific concepts with 50 others or more"
+
+
+@pytest.fixture(scope="module")
+def hostile_store() -> Iterator[Store]:
+    """An in-memory store of hostile labels, one per concept, under each of the query's predicates in turn; "ß" also
+    on a concept outside the MeSH namespace and on a blank node (``STRAFTER`` gives "", ``STR`` fails); labels that
+    are not literals: an IRI (``STR`` gives it) and a blank node (``STR`` fails: it matches nothing, not "")."""
+    predicates = (SKOS.prefLabel, SKOS.altLabel, KG.registryTerm)
+    graph = NamedNode("https://example.org/hostile")
+    quads = [
+        Quad(MESH[f"D{number:06d}"], predicates[number % 3], Literal(text), graph)
+        for number, text in enumerate(HOSTILE, start=1)
+    ]
+    quads += [
+        Quad(subject, SKOS.prefLabel, Literal("ß"), graph) for subject in (NamedNode("https://x.org/c"), BlankNode())
+    ]
+    quads += [
+        Quad(MESH[ui], SKOS.altLabel, label, graph)
+        for ui, label in (("D000098", NamedNode(IRI_LABEL)), ("D000099", BlankNode()))
+    ]
+    with open_store("oxigraph:") as store:
+        store.add(quads)
+        yield store
+
+
+def test_concepts_by_label_equal_the_named_query_for_hostile_labels(hostile_store: Store) -> None:
+    found = 0
+    for label in HOSTILE_PROBES:
+        fast = answer(hostile_store, "concepts_by_label", {"label": label})
+        assert fast == run(hostile_store, "concepts_by_label", {"label": label}), label
+        found += bool(fast.rows)
+    assert SEARCH_INDEX.cached(hostile_store) is not None, "answered from the index"
+    assert found > 30, "most probes name a hostile label in some case"
+    # U+A7CB: Python's str.lower leaves it, the engine folds it to "ɤ"; the index answers as the engine does
+    assert "\ua7cb".lower() != "ɤ"
+    assert answer(hostile_store, "concepts_by_label", {"label": "ɤ"}).rows == [{"id": "D000010"}]
+    assert answer(hostile_store, "concepts_by_label", {"label": ""}).rows == [{"id": "D000007"}]
+    assert answer(hostile_store, "concepts_by_label", {"label": IRI_LABEL.lower()}).rows == [{"id": "D000098"}]
+    assert answer(hostile_store, "concepts_by_label", {"label": "ß"}).rows == [
+        {"id": None},
+        {"id": ""},
+        {"id": "D000004"},
+    ]
+
+
+def test_concepts_by_label_equal_the_named_query_on_real_labels(real_mesh_store: Store, index: SearchIndex) -> None:
+    """Over 2,000 real labels (preferred and registry terms; the real MeSH files carry no entry terms) in varied case,
+    the hostile ones and one matching nothing, against the query's pattern read once; a few of them against the
+    SPARQL itself (each run folds every label: 85 ms here)."""
+    rows = real_mesh_store.select(CONCEPT_LABELS).rows
+    ids: dict[str, set[str]] = defaultdict(set)
+    by_predicate: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        text = str(row["text"])
+        ids[text.lower()].add(str(row["concept"]).partition(MESH[""].value)[2])  # STRAFTER: "" if not found
+        by_predicate[str(row["p"])].append(text)
+    rng = random.Random(22)
+    preferred, registry = (
+        sorted(set(by_predicate[predicate.value])) for predicate in (SKOS.prefLabel, KG.registryTerm)
+    )
+    # with every label only the registry spells so, naming several concepts, or a category outside MeSH (id "")
+    awkward = {label for label in preferred + registry if len(ids[label.lower()]) > 1 or "" in ids[label.lower()]}
+    sample = sorted(
+        {*rng.sample(preferred, 1800), *rng.sample(registry, 300), *awkward} | set(registry) - set(preferred)
+    )
+    assert len(sample) > 2000 and {len(ids[label.lower()]) for label in sample} >= {1, 2}
+    assert any("" in ids[label.lower()] for label in sample)
+    cases = (str.upper, str.lower, str.swapcase, str.title, str)
+    asked = [rng.choice(cases)(label) for label in sample] + [*HOSTILE, "no such label"]
+    for number, label in enumerate(asked):
+        fast = index.concepts_by_label(real_mesh_store, label)
+        assert fast == QueryResult(["id"], [{"id": id_} for id_ in sorted(ids[label.lower()])]), label
+        if number % 300 == 0 or label == asked[-1]:
+            assert fast == run(real_mesh_store, "concepts_by_label", {"label": label}), label
+    assert not index.concepts_by_label(real_mesh_store, "no such label").rows
+    with pytest.raises(QueryError, match="needs --param"):
+        answer(real_mesh_store, "concepts_by_label", {})

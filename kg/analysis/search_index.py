@@ -17,6 +17,8 @@ answers them with the same rows in milliseconds:
 - Trials by MeSH concept (their terms; the registry's ancestors): ``trials_under`` takes the concept's descendants
   from the materialised closure (vocabulary-sized, read once at build), ``related_trials`` the trial's concepts.
 - The titles (with the NCT id) are a second FTS5 table: the explorer's search for every word of a query.
+- The MeSH labels (preferred, entry and registry terms), folded by the SPARQL's own ``LCASE``, are a plain table
+  with an index on the folded label: ``concepts_by_label`` reads one index entry instead of folding every label.
 
 Matched terms within a row are sorted (``GROUP_CONCAT`` leaves their order to the engine). The database lives in
 memory and is pickled whole (as the bytes of a database file), so it is saved and checked like every other index
@@ -52,7 +54,7 @@ from kg.vocab import MESH, SPARQL_PROLOGUE
 
 __all__ = ["FROM_SEARCH", "SEARCH_INDEX", "SearchIndex", "build_search_index", "search_index"]
 
-_FORMAT: Final = 2
+_FORMAT: Final = 3
 Ints = npt.NDArray[np.int32]
 
 #: The query's UNION branches per field: how a trial reaches a node, and the predicate whose values are matched.
@@ -104,6 +106,22 @@ _CLOSURE: Final = (
 )
 _SEPARATOR: Final = " | "
 _MESH_PREFIX: Final = MESH[""].value
+#: ``concepts_by_label``'s pattern and expressions, evaluated once for every label: ``?id`` is unbound (``?named``
+#: false) where ``STR`` fails on a blank node, and ``""`` outside the MeSH namespace, as in the query.
+_LABELS: Final = (
+    SPARQL_PROLOGUE
+    + f"""SELECT DISTINCT ?folded ?id ?named WHERE {{
+  ?concept skos:prefLabel|skos:altLabel|kg:registryTerm ?text .
+  BIND(LCASE(STR(?text)) AS ?folded)
+  BIND(STRAFTER(STR(?concept), "{_MESH_PREFIX}") AS ?id)
+  BIND(BOUND(?id) AS ?named)
+  FILTER(BOUND(?folded))
+}}"""
+)
+#: The query's ``LCASE(STR(?label))`` of the text asked for, by the store's engine: Oxigraph's ``LCASE`` is Rust's
+#: ``str::to_lowercase``, which differs from Python's ``str.lower`` (Unicode 14 here) on 55 code points and, through
+#: them, on the final sigma (``"ΑΣ\u1c89"``); folded by the engine on both sides, the index matches as the SPARQL does.
+_FOLD: Final = "SELECT ?label (LCASE(STR(?label)) AS ?folded) WHERE {}"
 
 
 def _branch_query(reach: str, label: str) -> str:
@@ -186,7 +204,7 @@ class SearchIndex:
         self.__dict__.update(state, database=_database_from(state.pop("database")), lock=threading.Lock())
         self.__post_init__()
 
-    def _rows(self, sql: str, parameters: Sequence[str]) -> list[int]:
+    def _rows(self, sql: str, parameters: Sequence[str]) -> list[Any]:
         with self.lock:
             return [row[0] for row in self.database.execute(sql, parameters)]
 
@@ -222,6 +240,12 @@ class SearchIndex:
         pairs = Pairs.distinct(trials, terms[owner])
         rows = self._answer_rows(pairs.trials, pairs.values, self.terms, "matched_terms")
         return QueryResult(["nct", "title", "matched_terms"], list(rows))
+
+    def concepts_by_label(self, store: Store, label: str) -> QueryResult:
+        """``concepts_by_label``: the MeSH ids (DISTINCT, by id) of the labels equal to ``label`` ignoring case."""
+        folded = str(store.select(_FOLD, {"label": Literal(label)}).rows[0]["folded"])
+        ids = self._rows("SELECT id FROM labels WHERE folded = ? ORDER BY id", [folded])  # pairs are distinct
+        return QueryResult(["id"], [{"id": id_} for id_ in ids])
 
     def _under(self, concept: str) -> tuple[Ints, Ints, list[str], int | None]:
         """``(i, trial)`` pairs of the trials having the ``i``-th of the concept and its descendants as a term (one
@@ -415,6 +439,16 @@ def _closure(store: Store, concepts: _Numbers) -> tuple[_Postings, list[tuple[st
     return _Postings.of(ancestor, descendant, len(concepts)), labels
 
 
+def _labels(database: sqlite3.Connection, store: Store) -> None:
+    """The distinct (folded label, id) pairs of ``_LABELS`` in a table indexed on the folded label."""
+    database.execute("CREATE TABLE labels (folded TEXT NOT NULL, id TEXT)")
+    rows = store.solutions(_LABELS, "folded", "id", "named")
+    database.executemany(
+        "INSERT INTO labels VALUES (?, ?)", ((folded, id_ if named == "true" else None) for folded, id_, named in rows)
+    )
+    database.execute("CREATE INDEX labels_by_folded ON labels (folded)")
+
+
 def build_search_index(store: Store) -> SearchIndex:
     """Read every trial's id, title and terms from the store and index them (about a minute at 600k trials)."""
     fingerprint = SEARCH_INDEX.fingerprint(store)
@@ -436,6 +470,7 @@ def build_search_index(store: Store) -> SearchIndex:
     folded = [text.lower() for text in texts]
     _fts(database, "terms", folded)
     _fts(database, "titles", (f"{nct} {title or ''}".casefold() for nct, title in zip(ncts, titles, strict=True)))
+    _labels(database, store)
     database.commit()
     return SearchIndex(
         fingerprint,
@@ -474,4 +509,5 @@ FROM_SEARCH: Final = {
     ),
     "trials_under": lambda store, values: search_index(store).trials_under(values["concept"]),
     "related_trials": lambda store, values: search_index(store).related_trials(store, _trial_term(values["nct"])),
+    "concepts_by_label": lambda store, values: search_index(store).concepts_by_label(store, values["label"]),
 }
