@@ -15,7 +15,7 @@ from kg.analysis.answers import answer
 from kg.analysis.search_index import SEARCH_INDEX, SearchIndex, search_index
 from kg.queries import QueryError, run
 from kg.store import QueryResult, Store, open_store
-from kg.vocab import KG, MESH, SKOS, SPARQL_PROLOGUE
+from kg.vocab import CTGOV_STUDY, DATA, DCTERMS, KG, MESH, RDFS, SKOS, SPARQL_PROLOGUE
 
 FIELDS = {"condition": "trials_by_condition", "intervention": "trials_by_intervention"}
 #: Each field's terms by the query's own UNION pattern, read once (the oracle the index is checked against).
@@ -181,7 +181,7 @@ def test_the_build_saves_the_index_beside_the_store(real_mesh_store: Store, inde
     assert _normalised(saved.trials_matching("condition", "lung")) == _normalised(
         index.trials_matching("condition", "lung")
     )
-    assert saved.concepts_by_label(real_mesh_store, "lung NEOPLASMS").rows == [{"id": "D008175"}], "the label table"
+    assert saved.concepts_by_label("lung NEOPLASMS").rows == [{"id": "D008175"}], "the label table"
 
 
 def test_the_front_door_answers_from_the_index_and_checks_parameters(real_mesh_store: Store) -> None:
@@ -246,7 +246,8 @@ def test_related_trials_equal_the_named_query(real_mesh_store: Store, index: Sea
 
 @pytest.fixture(scope="module")
 def hostile_store() -> Iterator[Store]:
-    """An in-memory store of hostile labels, one per concept, under each of the query's predicates in turn; "ß" also
+    """An in-memory store of hostile labels, one per concept, under each of the query's predicates in turn, and one
+    per trial as its condition as written; "ß" also
     on a concept outside the MeSH namespace and on a blank node (``STRAFTER`` gives "", ``STR`` fails); labels that
     are not literals: an IRI (``STR`` gives it) and a blank node (``STR`` fails: it matches nothing, not "")."""
     predicates = (SKOS.prefLabel, SKOS.altLabel, KG.registryTerm)
@@ -262,6 +263,13 @@ def hostile_store() -> Iterator[Store]:
         Quad(MESH[ui], SKOS.altLabel, label, graph)
         for ui, label in (("D000098", NamedNode(IRI_LABEL)), ("D000099", BlankNode()))
     ]
+    for number, text in enumerate(HOSTILE, start=1):  # and a trial with each as its condition, as written
+        trial, condition = CTGOV_STUDY[f"NCT{number:08d}"], DATA[f"condition/{number}"]
+        quads += [
+            Quad(trial, DCTERMS.identifier, Literal(f"NCT{number:08d}"), graph),
+            Quad(trial, KG.condition, condition, graph),
+            Quad(condition, RDFS.label, Literal(text), graph),
+        ]
     with open_store("oxigraph:") as store:
         store.add(quads)
         yield store
@@ -284,6 +292,18 @@ def test_concepts_by_label_equal_the_named_query_for_hostile_labels(hostile_stor
         {"id": None},
         {"id": ""},
         {"id": "D000004"},
+    ]
+
+
+def test_condition_text_is_lower_cased_as_the_engine_does(hostile_store: Store) -> None:
+    """``trials_by_condition`` compares ``LCASE`` of both sides: the index folds the terms and the text asked for with
+    the engine's ``LCASE`` too, so it finds what the SPARQL finds where Python's ``str.lower`` would not."""
+    for label in HOSTILE_PROBES:
+        fast = answer(hostile_store, "trials_by_condition", {"condition": label})
+        assert fast == run(hostile_store, "trials_by_condition", {"condition": label}), label
+    assert "\ua7cb".lower() != "ɤ"
+    assert [row["nct"] for row in answer(hostile_store, "trials_by_condition", {"condition": "ɤ"}).rows] == [
+        "NCT00000010"
     ]
 
 
@@ -312,10 +332,10 @@ def test_concepts_by_label_equal_the_named_query_on_real_labels(real_mesh_store:
     cases = (str.upper, str.lower, str.swapcase, str.title, str)
     asked = [rng.choice(cases)(label) for label in sample] + [*HOSTILE, "no such label"]
     for number, label in enumerate(asked):
-        fast = index.concepts_by_label(real_mesh_store, label)
+        fast = index.concepts_by_label(label)
         assert fast == QueryResult(["id"], [{"id": id_} for id_ in sorted(ids[label.lower()])]), label
         if number % 300 == 0 or label == asked[-1]:
             assert fast == run(real_mesh_store, "concepts_by_label", {"label": label}), label
-    assert not index.concepts_by_label(real_mesh_store, "no such label").rows
+    assert not index.concepts_by_label("no such label").rows
     with pytest.raises(QueryError, match="needs --param"):
         answer(real_mesh_store, "concepts_by_label", {})

@@ -42,7 +42,8 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from pyoxigraph import Literal
+from pyoxigraph import Literal, Variable
+from pyoxigraph import Store as OxigraphStore
 
 from kg.analysis.arrays import distinct
 from kg.analysis.landscape_index import Pairs
@@ -118,14 +119,25 @@ _LABELS: Final = (
   FILTER(BOUND(?folded))
 }}"""
 )
-#: The query's ``LCASE(STR(?label))`` of the text asked for, by the store's engine: Oxigraph's ``LCASE`` is Rust's
-#: ``str::to_lowercase``, which differs from Python's ``str.lower`` (Unicode 14 here) on 55 code points and, through
-#: them, on the final sigma (``"ΑΣ\u1c89"``); folded by the engine on both sides, the index matches as the SPARQL does.
-_FOLD: Final = "SELECT ?label (LCASE(STR(?label)) AS ?folded) WHERE {}"
+#: The queries' ``LCASE`` of a text, by the engine itself: Oxigraph's ``LCASE`` is Rust's ``str::to_lowercase``, which
+#: differs from Python's ``str.lower`` (Unicode 14 here) on 55 code points and, through them, on the final sigma
+#: (``"ΑΣ\u1c89"``). Labels and terms are folded by the store's engine at build, the text asked for by the same engine
+#: (an empty in-memory Oxigraph store): the index matches as the SPARQL does.
+_FOLD: Final = "SELECT ?text (LCASE(STR(?text)) AS ?folded) WHERE {}"  # substitutions= needs ?text selected
+_FOLDER: Final = OxigraphStore()
 
 
 def _branch_query(reach: str, label: str) -> str:
-    return f"{SPARQL_PROLOGUE}SELECT ?trial ?node ?matched WHERE {{ ?trial {reach} ?node . ?node {label} ?matched }}"
+    return (
+        f"{SPARQL_PROLOGUE}SELECT ?trial ?node ?matched (LCASE(?matched) AS ?folded) "
+        f"WHERE {{ ?trial {reach} ?node . ?node {label} ?matched }}"
+    )
+
+
+def _lower(text: str) -> str:
+    """``LCASE`` of ``text`` as the engine computes it (see ``_FOLD``)."""
+    [solution] = _FOLDER.query(_FOLD, substitutions={Variable("text"): Literal(text)})  # type: ignore[misc]
+    return str(solution["folded"].value)
 
 
 @dataclass
@@ -219,7 +231,7 @@ class SearchIndex:
 
     def terms_containing(self, text: str) -> list[int]:
         """Numbers of the terms that hold ``text`` case-insensitively (SPARQL's ``CONTAINS(LCASE(…), LCASE(…))``)."""
-        needle = text.lower()
+        needle = _lower(text)
         found = self._candidates("terms", [needle])
         numbers = range(len(self.folded)) if found is None else found
         return [number for number in numbers if needle in self.folded[number]]
@@ -241,10 +253,9 @@ class SearchIndex:
         rows = self._answer_rows(pairs.trials, pairs.values, self.terms, "matched_terms")
         return QueryResult(["nct", "title", "matched_terms"], list(rows))
 
-    def concepts_by_label(self, store: Store, label: str) -> QueryResult:
+    def concepts_by_label(self, label: str) -> QueryResult:
         """``concepts_by_label``: the MeSH ids (DISTINCT, by id) of the labels equal to ``label`` ignoring case."""
-        folded = str(store.select(_FOLD, {"label": Literal(label)}).rows[0]["folded"])
-        ids = self._rows("SELECT id FROM labels WHERE folded = ? ORDER BY id", [folded])  # pairs are distinct
+        ids = self._rows("SELECT id FROM labels WHERE folded = ? ORDER BY id", [_lower(label)])  # pairs are distinct
         return QueryResult(["id"], [{"id": id_} for id_ in ids])
 
     def _under(self, concept: str) -> tuple[Ints, Ints, list[str], int | None]:
@@ -387,17 +398,23 @@ def _fts(database: sqlite3.Connection, table: str, texts: Iterable[str]) -> None
     database.executemany(f"INSERT INTO {table}(rowid, text) VALUES (?, ?)", enumerate(texts))
 
 
-def _field(store: Store, branches: Sequence[tuple[str, str]], trial: Mapping[str, int], terms: _Numbers) -> _Field:
-    """One field's sources and posting lists, read branch by branch (each a whole-predicate read)."""
+def _field(
+    store: Store, branches: Sequence[tuple[str, str]], trial: Mapping[str, int], terms: _Numbers, folded: list[str]
+) -> _Field:
+    """One field's sources and posting lists, read branch by branch (each a whole-predicate read); ``folded`` gets
+    each term met for the first time, lower-cased by the engine."""
     sources = _Numbers()
     source_of_term, term_of_source, source_of_trial, trial_of_source = (array("i") for _ in range(4))  # compact
     for reach, label in branches:
-        for subject, node, matched in store.solutions(_branch_query(reach, label), "trial", "node", "matched"):
+        rows = store.solutions(_branch_query(reach, label), "trial", "node", "matched", "folded")
+        for subject, node, matched, lower in rows:
             number = trial.get(subject)
             if number is None:
                 continue  # not a trial with an NCT id: the query's join drops it too
             source = sources[node, label]
             source_of_term.append(source)
+            if matched not in terms:
+                folded.append(lower)
             term_of_source.append(terms[matched])
             source_of_trial.append(source)
             trial_of_source.append(number)
@@ -455,7 +472,8 @@ def build_search_index(store: Store) -> SearchIndex:
     trials = sorted(store.solutions(_TRIALS, "trial", "nct", "title"), key=lambda row: row[1])
     number = {iri: position for position, (iri, _, _) in enumerate(trials)}
     terms = _Numbers()
-    fields = {name: _field(store, branches, number, terms) for name, branches in _BRANCHES.items()}
+    folded: list[str] = []
+    fields = {name: _field(store, branches, number, terms, folded) for name, branches in _BRANCHES.items()}
     for name in fields:  # a field read before the other met fewer terms
         fields[name].term_sources.pad(len(terms))
     concepts = _Numbers()
@@ -467,7 +485,6 @@ def build_search_index(store: Store) -> SearchIndex:
     titles = [title or None for _, _, title in trials]
     texts = list(terms)
     database = sqlite3.connect(":memory:", check_same_thread=False)
-    folded = [text.lower() for text in texts]
     _fts(database, "terms", folded)
     _fts(database, "titles", (f"{nct} {title or ''}".casefold() for nct, title in zip(ncts, titles, strict=True)))
     _labels(database, store)
@@ -509,5 +526,5 @@ FROM_SEARCH: Final = {
     ),
     "trials_under": lambda store, values: search_index(store).trials_under(values["concept"]),
     "related_trials": lambda store, values: search_index(store).related_trials(store, _trial_term(values["nct"])),
-    "concepts_by_label": lambda store, values: search_index(store).concepts_by_label(store, values["label"]),
+    "concepts_by_label": lambda store, values: search_index(store).concepts_by_label(values["label"]),
 }
