@@ -55,7 +55,7 @@ from kg.vocab import MESH, SPARQL_PROLOGUE
 
 __all__ = ["FROM_SEARCH", "SEARCH_INDEX", "SearchIndex", "build_search_index", "search_index"]
 
-_FORMAT: Final = 3
+_FORMAT: Final = 4  # 4: terms lower-cased by the engine (LCASE), not str.lower
 Ints = npt.NDArray[np.int32]
 
 #: The query's UNION branches per field: how a trial reaches a node, and the predicate whose values are matched.
