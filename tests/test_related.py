@@ -16,10 +16,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from kg.analysis import related as engine
 from kg.analysis import related_text
-from kg.analysis.related import OLD_ENGINE, REGISTRY_SOURCE, RELATED_INDEX, RelatedIndex, build_index, rank, related
+from kg.analysis.related import (
+    MESH_ONLY,
+    OLD_ENGINE,
+    REGISTRY_SOURCE,
+    RELATED_INDEX,
+    STRUCTURE_ONLY,
+    TEXT_ONLY,
+    WEIGHTS,
+    RelatedIndex,
+    best,
+    build_index,
+    rank,
+    related,
+    scores,
+)
 from kg.analysis.related_eval import evaluate, retrieve
 from kg.analysis.related_text import FIELDS, stem
 from kg.demo import demo_mesh_file, seed_study, write_demo_corpus
@@ -126,6 +142,32 @@ def test_unknown_trial_is_one_clear_error(demo_spec: str, tmp_path: Path) -> Non
         related(store, "NCT00000001")
 
 
+def _agrees_with_scoring_one_by_one(index: RelatedIndex, ncts: list[str], weights: dict[str, float]) -> int:
+    """Every candidate totalled at once equals its score from :func:`engine._score` (within rounding), and
+    :func:`best` (only the near-top scored one by one) gives the top ten of :func:`scores` (every candidate scored
+    one by one), pair for pair and score for score. Returns how many candidates were compared."""
+    compared = 0
+    for nct in ncts:
+        candidates, texts, query = engine._candidates(index, index.trial(nct), None, weights)
+        totals = engine._totals(index, query, np.array(candidates, dtype=np.int64), np.array(texts), weights)
+        one_by_one = [
+            engine._score(index, query, o, text, weights).score for o, text in zip(candidates, texts, strict=True)
+        ]
+        assert totals.tolist() == pytest.approx(one_by_one, abs=1e-9), nct
+        full = [(other, scored.score) for other, scored in scores(index, nct, weights=weights)[:10]]
+        assert [(other, scored.score) for other, scored in best(index, nct, 10, weights)] == full, nct
+        compared += len(candidates)
+    return compared
+
+
+def test_ranking_totals_candidates_at_once_as_scoring_them_one_by_one(plain_spec: str) -> None:
+    """Without MeSH (the registry's ancestor lists, where two concepts can sit under each other)."""
+    with open_store(plain_spec, read_only=True) as store:
+        index = RELATED_INDEX.load(store)
+    assert index.hierarchy == REGISTRY_SOURCE
+    assert _agrees_with_scoring_one_by_one(index, list(index.ncts)[::3], WEIGHTS) > 10_000
+
+
 def test_fallback_without_mesh_says_so(plain_spec: str) -> None:
     with open_store(plain_spec, read_only=True) as store:
         found = related(store, SEED_NCT, 5)
@@ -224,6 +266,17 @@ def test_beats_the_first_generation_on_the_held_out_half(real_index: RelatedInde
     assert new["queries"] == old["queries"] == len(held)
     assert new["MAP"] >= old["MAP"] + 0.15, (new, old)
     assert new["nDCG@5"] > old["nDCG@5"] and new["P@1"] >= old["P@1"], (new, old)
+
+
+def test_ranking_totals_candidates_at_once_as_scoring_them_one_by_one_on_real_records(
+    real_index: RelatedIndex,
+) -> None:
+    """With MeSH, on every eighth real trial with the engine's weights, and on some with each ablation's."""
+    ncts = list(real_index.ncts)
+    compared = _agrees_with_scoring_one_by_one(real_index, ncts[::8], WEIGHTS)
+    for weights in (OLD_ENGINE, MESH_ONLY, TEXT_ONLY, STRUCTURE_ONLY):
+        compared += _agrees_with_scoring_one_by_one(real_index, ncts[3::50], weights)
+    assert compared > 40_000
 
 
 def _record_text(study: dict[str, Any]) -> str:

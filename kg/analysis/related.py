@@ -241,6 +241,17 @@ class Lists:
     def __getitem__(self, trial: int) -> array[int]:
         return self.items[self.ptr[trial] : self.ptr[trial + 1]]
 
+    def gather(self, trials: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """The lists of ``trials`` laid end to end: (position in ``trials`` of each item's owner, the items)."""
+        if not len(self.items):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
+        ptr = np.frombuffer(self.ptr, dtype=np.int32)
+        starts = ptr[trials].astype(np.int64)
+        lengths = ptr[trials + 1] - starts
+        owner = np.repeat(np.arange(len(trials)), lengths)
+        at = np.arange(len(owner)) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return owner, np.frombuffer(self.items, dtype=np.int32)[at]
+
 
 @dataclass
 class Values:
@@ -756,6 +767,101 @@ def _score(index: RelatedIndex, query: _Query, other: int, text: float, weights:
     return _Scored(sum(weighted.values()), weighted, concepts, values)
 
 
+#: Candidates whose total (:func:`_totals`) comes this close to a ranking's last place are scored one by one too:
+#: the totals add the same terms in another order, so they may differ from :func:`_score`'s in the last bits.
+_MARGIN: Final = 1e-6
+
+
+def _totals(
+    index: RelatedIndex,
+    query: _Query,
+    others: npt.NDArray[np.int64],
+    texts: npt.NDArray[np.float64],
+    weights: Mapping[str, float],
+) -> npt.NDArray[np.float64]:
+    """:func:`_score`'s score of many candidates at once, without the parts that explain it."""
+    total = sum(weights.get(role, 0.0) * _role_totals(index, role, query, others) for role in ROLES)
+    total = total + _feature_totals(index, query, others, weights)
+    total = total + weights.get("dates", 0.0) * DATE_WEIGHT * _date_overlaps(index, query.trial, others)
+    return total + weights.get("text", 0.0) * TEXT_SCALE * texts
+
+
+def _role_totals(
+    index: RelatedIndex, role: str, query: _Query, others: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """:func:`_counted` and its sum for many candidates, on boolean matrices (candidate by concept of the query's
+    closure): the shared concepts; of those, the ones no shared concept sits under; per query term, the heaviest
+    of those at or above it (ties to the lower concept number), plus those above no query term."""
+    closure = sorted(query.closures[role])
+    if not closure:
+        return np.zeros(len(others))
+    column = {concept: number for number, concept in enumerate(closure)}
+    lookup = np.full(len(index.concepts), -1, dtype=np.int64)
+    lookup[closure] = np.arange(len(closure))
+
+    def held(lists: Lists) -> npt.NDArray[np.bool_]:
+        owner, items = lists.gather(others)
+        columns = lookup[items]
+        found = np.zeros((len(others), len(closure)), dtype=bool)
+        found[owner[columns >= 0], columns[columns >= 0]] = True
+        return found
+
+    shared = held(index.closures[role])
+    under = np.zeros((len(closure), len(closure)), dtype=np.int32)  # under[c, a]: a is an ancestor of c
+    for concept, ancestors in query.ancestors[role].items():
+        under[column[concept], [column[a] for a in ancestors]] = 1
+    specific = shared & ((shared.astype(np.int32) @ under) == 0)
+    weight = np.array([index.weights[c] for c in closure])
+    preference = np.empty(len(closure), dtype=np.int64)
+    preference[sorted(range(len(closure)), key=lambda i: (weight[i], -closure[i]))] = np.arange(len(closure))
+    counted, covered = np.zeros_like(shared), np.zeros_like(shared)
+    rows = np.arange(len(others))
+    for at_or_above in query.above[role]:
+        reach = np.zeros(len(closure), dtype=bool)
+        reach[[column[c] for c in at_or_above if c in column]] = True
+        found = specific & reach
+        heaviest = np.where(found, preference, -1).argmax(axis=1)
+        counted[rows[found.any(axis=1)], heaviest[found.any(axis=1)]] = True
+        covered |= found
+    counted |= specific & ~covered
+    mine = np.zeros(len(closure), dtype=bool)
+    mine[[column[c] for c in query.terms[role] if c in column]] = True
+    gains = weight + EXACT_BONUS * (held(index.terms[role]) & mine)
+    return ROLE_WEIGHTS[role] * (counted * gains).sum(axis=1)
+
+
+def _feature_totals(
+    index: RelatedIndex, query: _Query, others: npt.NDArray[np.int64], weights: Mapping[str, float]
+) -> npt.NDArray[np.float64]:
+    """The weighted sum of the feature components of :func:`_score` for many candidates."""
+    total = np.zeros(len(others))
+    interventions = np.frombuffer(index.terms["intervention"].ptr, dtype=np.int32)
+    without_mesh = ~(query.intervention_mesh & (interventions[others + 1] > interventions[others]))
+    for feature in FEATURES:
+        mine, weight = query.values[feature.name], weights.get(feature.name, 0.0)
+        if not (mine and weight):
+            continue
+        table = index.features[feature.name]
+        owner, items = table.per_trial.gather(others)
+        hit = np.isin(items, np.fromiter(mine, dtype=np.int32, count=len(mine)))
+        ic = np.fromiter((table.ic[v] for v in items[hit]), dtype=np.float64, count=int(hit.sum()))
+        found = np.minimum(feature.cap, feature.factor * np.bincount(owner[hit], weights=ic, minlength=len(others)))
+        total += weight * (np.where(without_mesh, found, 0.0) if feature.unless_mesh else found)
+    return total
+
+
+def _date_overlaps(index: RelatedIndex, query: int, others: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """:func:`_date_overlap` of the query with many candidates."""
+    start, end = index.starts[query], index.ends[query]
+    if not (start and end):
+        return np.zeros(len(others))
+    starts = np.frombuffer(index.starts, dtype=np.int32)[others].astype(np.int64)
+    ends = np.frombuffer(index.ends, dtype=np.int32)[others].astype(np.int64)
+    shorter = np.maximum(np.minimum(end - start, ends - starts), 1)
+    overlap = np.clip((np.minimum(end, ends) - np.maximum(start, starts)) / shorter, 0.0, 1.0)
+    return np.where((starts != 0) & (ends != 0), overlap, 0.0)
+
+
 def _via(index: RelatedIndex, role: str, trial: int, concept: int) -> list[str]:
     """The trial's own terms at or under the concept."""
     return sorted(index.labels[t] for t in index.terms[role][trial] if t == concept or concept in index.ancestors[t])
@@ -803,28 +909,54 @@ def _neighbour(index: RelatedIndex, rank: int, query: int, other: int, scored: _
     )
 
 
+def _candidates(
+    index: RelatedIndex, query: int, others: Iterable[int] | None, weights: Mapping[str, float]
+) -> tuple[list[int], list[float], _Query]:
+    """The candidates (``others``, else the query's pool), each one's text cosine, and the query's sets."""
+    candidates = sorted(set(_pool(index, query, weights) if others is None else others) - {query})
+    texts = index.text.similarity(query, candidates) if weights.get("text") else [0.0] * len(candidates)
+    return candidates, texts, _Query.of(index, query)
+
+
+def _best_first(index: RelatedIndex, scored: list[tuple[int, _Scored]]) -> list[tuple[int, _Scored]]:
+    return sorted(scored, key=lambda item: (-item[1].score, index.ncts[item[0]]))
+
+
 def scores(
     index: RelatedIndex, nct_id: str, others: Iterable[int] | None = None, weights: Mapping[str, float] = WEIGHTS
 ) -> list[tuple[int, _Scored]]:
     """Each candidate (``others``, else the query's pool) scored against ``nct_id``, best first (ties by NCT id)."""
-    query = index.trial(nct_id)
-    candidates = sorted(set(_pool(index, query, weights) if others is None else others) - {query})
-    texts = index.text.similarity(query, candidates) if weights.get("text") else [0.0] * len(candidates)
-    asked = _Query.of(index, query)
+    candidates, texts, asked = _candidates(index, index.trial(nct_id), others, weights)
+    return _best_first(
+        index,
+        [(other, _score(index, asked, other, text, weights)) for other, text in zip(candidates, texts, strict=True)],
+    )
+
+
+def best(
+    index: RelatedIndex, nct_id: str, top: int, weights: Mapping[str, float] = WEIGHTS
+) -> list[tuple[int, _Scored]]:
+    """The first ``top`` of :func:`scores` over the query's pool, the same pairs: every candidate is totalled at
+    once (:func:`_totals`) and only those that could place (within ``_MARGIN`` of the last place) are scored one
+    by one, with their explanations; the others never were going to be shown."""
+    candidates, texts, asked = _candidates(index, index.trial(nct_id), None, weights)
+    if len(candidates) > top:
+        totals = _totals(index, asked, np.array(candidates, dtype=np.int64), np.array(texts), weights)
+        last = np.partition(totals, len(totals) - top)[len(totals) - top]
+        placed = np.flatnonzero(totals >= last - _MARGIN)
+        candidates, texts = [candidates[i] for i in placed], [texts[i] for i in placed]
     scored = [
         (other, _score(index, asked, other, text, weights)) for other, text in zip(candidates, texts, strict=True)
     ]
-    scored.sort(key=lambda item: (-item[1].score, index.ncts[item[0]]))
-    return scored
+    return _best_first(index, scored)[:top]
 
 
 def rank(index: RelatedIndex, nct_id: str, top: int = 20, weights: Mapping[str, float] = WEIGHTS) -> list[Neighbour]:
     """The ``top`` trials most related to ``nct_id`` in an index, best first (ties by NCT id)."""
     query = index.trial(nct_id)
-    scored = scores(index, nct_id, weights=weights)
     return [
         _neighbour(index, number, query, other, result)
-        for number, (other, result) in enumerate(scored[:top], start=1)
+        for number, (other, result) in enumerate(best(index, nct_id, top, weights), start=1)
         if result.score > 0
     ]
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from kg.analysis.related import WEIGHTS, RelatedIndex, scores
+from kg.analysis.related import WEIGHTS, RelatedIndex, best, scores
 from kg.errors import KgError
 from kg.identifiers import is_nct_id
 
@@ -109,9 +109,7 @@ def retrieve(
     """The engine's top ``depth`` trials for each query in the store (as :func:`~kg.analysis.related.rank` orders
     them, without making their explanations)."""
     return {
-        query: [
-            index.ncts[other] for other, scored in scores(index, query, weights=weights)[:depth] if scored.score > 0
-        ]
+        query: [index.ncts[other] for other, scored in best(index, query, depth, weights) if scored.score > 0]
         for query in queries
         if is_nct_id(query) and query in index.position
     }

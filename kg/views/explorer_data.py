@@ -224,17 +224,15 @@ class _Reader:
     # --- batched reads -------------------------------------------------------------------------------------------
 
     def want(self, node_ids: Iterable[str]) -> None:
-        """Read, at the next miss, the facts building these nodes takes: for trials their summary, MeSH terms (and
-        those terms' concepts) and health; for concepts and written terms their facts."""
+        """Read, at the next miss, the facts building these nodes takes: for trials their summary and health (their
+        MeSH terms' names come from the related-trials index); for concepts and written terms their facts."""
         ids = [node_id for node_id in node_ids if node_id not in self._nodes]
         kinds = {node_id: node_kind(node_id) for node_id in ids}
         trials = [node_id for node_id in ids if kinds[node_id] == "trial"]
-        for batch in (self._summaries, self._terms, self._health):
+        for batch in (self._summaries, self._health):
             batch.want(trials)
         self._written.want(node_id for node_id in ids if kinds[node_id] in _TERM_ROLES)
-        concepts = [node_id for node_id in ids if kinds[node_id] == "concept"]
-        concepts += [str(term["mesh_id"]) for nct in trials for term in self.terms(nct) if term["role"] in _TERM_ROLES]
-        self._concepts.want(canonical_id(ui) for ui in concepts)
+        self._concepts.want(canonical_id(node_id) for node_id in ids if kinds[node_id] == "concept")
 
     def want_links(self, node_ids: Iterable[str]) -> None:
         """Read, at the next miss, the relations expanding these nodes takes (see :func:`_links`)."""
@@ -318,22 +316,24 @@ class _Reader:
             raise QueryError(f"no trial {nct} in the store {self.store.spec}")
         row = rows[0]
         title = _text(row["title"])
-        terms = self.terms(nct)
         facts = {
             "nct_id": nct,
             "title": title,
             **{key: row[key] for key in _TRIAL_FACTS},
             "synthetic": bool(row["synthetic"]),
-            "mesh_conditions": self._term_labels(terms, "condition"),
-            "mesh_interventions": self._term_labels(terms, "intervention"),
+            "mesh_conditions": self._term_names(nct, "condition"),
+            "mesh_interventions": self._term_names(nct, "intervention"),
             "health": self._health[nct],
             "url": f"{CTGOV_STUDY.iri}{nct}",
         }
         label = _trial_label(nct, title, _text(row["acronym"]))
         return {"id": nct, "kind": "trial", "group": "trial", "label": label, "name": title or nct, "facts": facts}
 
-    def _term_labels(self, terms: Rows, role: str) -> list[str]:
-        return sorted({self.node(str(t["mesh_id"]), role=role)["name"] for t in terms if t["role"] == role})
+    def _term_names(self, nct: str, role: str) -> list[str]:
+        """The names of the trial's own MeSH terms in a role, as their concept nodes say them (the preferred label,
+        else the registry's term): the related-trials index holds both, so a trial shown needs no query for them."""
+        index = self.index
+        return sorted({index.labels[concept] for concept in index.terms[role][index.trial(nct)]})
 
     def _concept(self, ui: str, role: str | None) -> Node:
         rows = self._concepts[ui]
@@ -380,11 +380,15 @@ class _Reader:
         """The trial's MeSH terms and registry ancestors (``trial_mesh``)."""
         return self._terms[nct]
 
+    @property
+    def index(self) -> RelatedIndex:
+        if self._index is None:
+            self._index = RELATED_INDEX.load(self.store)
+        return self._index
+
     def related(self, nct: str) -> list[Neighbour]:
         if nct not in self._related:
-            if self._index is None:
-                self._index = RELATED_INDEX.load(self.store)
-            self._related[nct] = _ranked(self.store, self._index, nct, self.top)
+            self._related[nct] = _ranked(self.store, self.index, nct, self.top)
         return self._related[nct]
 
     def parents(self, ui: str) -> list[tuple[str, str]]:
