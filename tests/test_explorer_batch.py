@@ -15,7 +15,7 @@ from kg.analysis.health import health_score, health_scores
 from kg.analysis.timeline import timeline, timelines
 from kg.queries import QueryError, load_query, run, select_many, trial_terms
 from kg.store import Store
-from kg.views.explorer_data import expand, explorer_data
+from kg.views.explorer_data import expand, explorer_data, node_kind
 from tests.conftest import SEED_NCT, needs_real_data
 from tests.trial_page_support import AS_OF, demo_build, demo_store
 
@@ -166,3 +166,18 @@ def test_expand_agrees_with_the_embedded_expansions(demo_store: Store) -> None:
         alone = expand(demo_store, node_id)
         assert [node["id"] for node in alone["nodes"]] == embedded["nodes"], node_id
         assert alone["edges"] == embedded["edges"], node_id
+
+
+def test_an_engine_without_the_search_index_draws_the_same_page(
+    demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an embedded store the trials under a concept and those naming a condition or intervention as written come
+    from the search index (their count and first few); elsewhere (a remote engine) from the queries' rows: the
+    same page either way."""
+    indexed = explorer_data(demo_store, SEED_NCT, depth=2)
+    written = [node_id for node_id in indexed["expansions"] if node_id.startswith(("condition/", "intervention/"))]
+    under = [node_id for node_id in indexed["expansions"] if node_kind(node_id) == "concept"]
+    assert written and len(under) > 5, indexed["expansions"].keys()
+    assert all(indexed["expansions"][node_id]["nodes"][1:] for node_id in written + under)
+    monkeypatch.setattr(demo_store, "scans_fast", False)
+    assert explorer_data(demo_store, SEED_NCT, depth=2) == indexed

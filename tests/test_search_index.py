@@ -156,6 +156,33 @@ def test_every_real_trial_is_found_by_its_own_terms(real_mesh_store: Store, inde
     assert checked == len(own) > 1000
 
 
+NAMING = (
+    SPARQL_PROLOGUE
+    + """SELECT ?node ?nct WHERE {
+  ?trial kg:condition|kg:intervention ?node ; dcterms:identifier ?nct . ?node rdfs:label ?label }"""
+)
+
+
+def test_trials_naming_a_condition_or_intervention_as_written_equal_the_query(
+    real_mesh_store: Store, index: SearchIndex
+) -> None:
+    """Every condition and intervention as written on the real records: how many trials name it and the first
+    three by NCT id, as the explorer shows them, equal what the store's triples say; anything else names none."""
+    naming: defaultdict[str, set[str]] = defaultdict(set)
+    for row in real_mesh_store.select(NAMING).rows:
+        naming[str(row["node"])].add(str(row["nct"]))
+    assert len(naming) > 2000 and max(map(len, naming.values())) > 50
+    for node, ncts in naming.items():
+        field = node.removeprefix(DATA.iri).split("/", 1)[0]
+        assert index.trials_naming(field, node, 3) == (sorted(ncts)[:3], len(ncts)), node
+    for field, node in [
+        ("condition", DATA.iri + "intervention/drug/placebo"),
+        ("condition", "x"),
+        ("intervention", ""),
+    ]:
+        assert index.trials_naming(field, node, 3) == ([], 0)
+
+
 def test_title_search_finds_every_word_in_id_and_title(index: SearchIndex) -> None:
     rng = random.Random(7)
     for number in rng.sample(range(len(index.ncts)), 60):

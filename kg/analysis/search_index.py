@@ -19,6 +19,8 @@ answers them with the same rows in milliseconds:
 - The titles (with the NCT id) are a second FTS5 table: the explorer's search for every word of a query.
 - The MeSH labels (preferred, entry and registry terms), folded by the SPARQL's own ``LCASE``, are a plain table
   with an index on the folded label: ``concepts_by_label`` reads one index entry instead of folding every label.
+- The conditions and interventions as written are a plain table from their node's IRI to its source: the
+  explorer's count and first few of the trials naming one (``trials_naming``).
 
 Matched terms within a row are sorted (``GROUP_CONCAT`` leaves their order to the engine). The database lives in
 memory and is pickled whole (as the bytes of a database file), so it is saved and checked like every other index
@@ -55,7 +57,7 @@ from kg.vocab import MESH, SPARQL_PROLOGUE
 
 __all__ = ["FROM_SEARCH", "SEARCH_INDEX", "SearchIndex", "build_search_index", "search_index"]
 
-_FORMAT: Final = 4  # 4: terms lower-cased by the engine (LCASE), not str.lower
+_FORMAT: Final = 5  # 4: terms lower-cased by the engine (LCASE), not str.lower; 5: the written table
 Ints = npt.NDArray[np.int32]
 
 #: The query's UNION branches per field: how a trial reaches a node, and the predicate whose values are matched.
@@ -293,6 +295,14 @@ class SearchIndex:
         via = {row["nct"]: str(row["via"]) for row in self._answer_rows(pairs.trials, pairs.values, labels, "via")}
         return [(self.ncts[trial], via[self.ncts[trial]]) for trial in chosen.tolist()], len(everyone)
 
+    def trials_naming(self, field_name: str, node: str, top: int) -> tuple[list[str], int]:
+        """The explorer's glimpse of the trials naming a condition or intervention as written (``node``, its IRI;
+        ``field_name``, ``condition`` or ``intervention``): the first ``top`` NCT ids in order, and how many in all.
+        A registry-wide term (placebo) names tens of thousands of trials at 600k: read as posting lists, not rows."""
+        sources = self._rows("SELECT source FROM written WHERE field = ? AND node = ?", [field_name, node])
+        found = distinct(self.fields[field_name].source_trials.expand(sources)[1])
+        return [self.ncts[trial] for trial in found[:top].tolist()], len(found)
+
     def related_trials(self, store: Store, nct: Literal) -> QueryResult:
         """``related_trials``: the trial's specific concepts from the store (bound to it), the trials sharing them
         from the posting lists, scored and ranked as the query does."""
@@ -399,10 +409,17 @@ def _fts(database: sqlite3.Connection, table: str, texts: Iterable[str]) -> None
 
 
 def _field(
-    store: Store, branches: Sequence[tuple[str, str]], trial: Mapping[str, int], terms: _Numbers, folded: list[str]
+    store: Store,
+    name: str,
+    trial: Mapping[str, int],
+    terms: _Numbers,
+    folded: list[str],
+    database: sqlite3.Connection,
 ) -> _Field:
     """One field's sources and posting lists, read branch by branch (each a whole-predicate read); ``folded`` gets
-    each term met for the first time, lower-cased by the engine."""
+    each term met for the first time, lower-cased by the engine; the ``written`` table each source that is a
+    condition or intervention as written (its ``rdfs:label``, reached by ``kg:condition`` / ``kg:intervention``)."""
+    branches = _BRANCHES[name]
     sources = _Numbers()
     source_of_term, term_of_source, source_of_trial, trial_of_source = (array("i") for _ in range(4))  # compact
     for reach, label in branches:
@@ -423,6 +440,11 @@ def _field(
     for (node, _), source in sources.items():
         if node.startswith(_MESH_PREFIX):
             mesh_sources.setdefault(node, []).append(source)
+    written = branches[0][1]
+    database.executemany(
+        "INSERT OR IGNORE INTO written VALUES (?, ?, ?)",
+        ((name, node, source) for (node, label), source in sources.items() if label == written),
+    )
     return _Field(
         source_terms=_Postings.of(source_of_term, term_of_source, size),
         source_trials=_Postings.of(source_of_trial, trial_of_source, size),
@@ -473,7 +495,9 @@ def build_search_index(store: Store) -> SearchIndex:
     number = {iri: position for position, (iri, _, _) in enumerate(trials)}
     terms = _Numbers()
     folded: list[str] = []
-    fields = {name: _field(store, branches, number, terms, folded) for name, branches in _BRANCHES.items()}
+    database = sqlite3.connect(":memory:", check_same_thread=False)
+    database.execute("CREATE TABLE written (field TEXT, node TEXT, source INTEGER, PRIMARY KEY (field, node))")
+    fields = {name: _field(store, name, number, terms, folded, database) for name in _BRANCHES}
     for name in fields:  # a field read before the other met fewer terms
         fields[name].term_sources.pad(len(terms))
     concepts = _Numbers()
@@ -484,7 +508,6 @@ def build_search_index(store: Store) -> SearchIndex:
     ncts = [nct for _, nct, _ in trials]
     titles = [title or None for _, _, title in trials]
     texts = list(terms)
-    database = sqlite3.connect(":memory:", check_same_thread=False)
     _fts(database, "terms", folded)
     _fts(database, "titles", (f"{nct} {title or ''}".casefold() for nct, title in zip(ncts, titles, strict=True)))
     _labels(database, store)

@@ -50,6 +50,8 @@ GROUPS: Final = (
 )
 _DISEASE_TREES: Final = ("C", "F")
 _WRITTEN: Final = ("condition/", "intervention/")
+#: Between the terms of ``trials_under``'s ``?via`` (a GROUP_CONCAT, its order the engine's: sorted for the page).
+_SEPARATOR: Final = " | "
 #: Longest label drawn on the canvas; the full text is in the hover summary and the panel.
 _LABEL_CHARS: Final = 40
 
@@ -78,11 +80,14 @@ _PARENTS: Final = (
 )
 _WRITTEN_NODE: Final = (
     SPARQL_PROLOGUE
-    + """SELECT ?node ?label ?type ?nct WHERE {
+    + """SELECT ?node ?label ?type WHERE {
   ?node rdfs:label ?label .
   OPTIONAL { ?node kg:interventionType/skos:notation ?type }
-  OPTIONAL { ?trial kg:condition|kg:intervention ?node ; dcterms:identifier ?nct }
 }"""
+)
+#: Where no search index answers (a remote store): every trial naming the node, to count them and show a few.
+_NAMING: Final = (
+    SPARQL_PROLOGUE + "SELECT ?node ?nct WHERE { ?trial kg:condition|kg:intervention ?node ; dcterms:identifier ?nct }"
 )
 _MESH_KINDS: Final = {
     "https://w3id.org/trialkg/vocab/MeshDescriptor": "MeSH descriptor",
@@ -189,6 +194,15 @@ class _Batched(Generic[V]):
         return self._found[key]
 
 
+class _Written(NamedTuple):
+    """A condition or intervention as written: its labels (sorted), type, first trials naming it, how many do."""
+
+    labels: list[str]
+    type: str | None
+    first: list[str]
+    total: int
+
+
 class _Link(NamedTuple):
     """A node an expansion adds (built with ``role`` if it is new) and the edge that ties it in."""
 
@@ -268,14 +282,33 @@ class _Reader:
         found = {}
         for ui, rows in self._per_concept(load_query("trials_under").text, uis).items():
             name = _concept_name(self._concepts[ui])
-            under = [(str(r["nct"]), str(r["via"] or "")) for r in rows]
-            under.sort(key=lambda item: (name not in item[1].split(" | "), item[0]))
+            under = [(str(r["nct"]), _SEPARATOR.join(sorted(str(r["via"] or "").split(_SEPARATOR)))) for r in rows]
+            under.sort(key=lambda item: (name not in item[1].split(_SEPARATOR), item[0]))
             found[ui] = (under[: self.top], len(under))
         return found
 
-    def _read_written(self, node_ids: list[str]) -> dict[str, Rows]:
-        rows = select_many(self.store, _WRITTEN_NODE, "node", [NamedNode(DATA.iri + node_id) for node_id in node_ids])
-        return {iri.removeprefix(DATA.iri): found for iri, found in rows.items()}
+    def _read_written(self, node_ids: list[str]) -> dict[str, _Written]:
+        """Per condition or intervention as written: its labels, type, and up to ``top`` of the trials naming it
+        with how many in all: from the search index on an embedded store, else from the named rows."""
+        nodes = [NamedNode(DATA.iri + node_id) for node_id in node_ids]
+        facts = select_many(self.store, _WRITTEN_NODE, "node", nodes)
+        if self.store.scans_fast:
+            index = search_index(self.store)
+            naming = {iri: index.trials_naming(node_kind(iri.removeprefix(DATA.iri)), iri, self.top) for iri in facts}
+        else:
+            every = {
+                iri: sorted({str(r["nct"]) for r in rows})
+                for iri, rows in select_many(self.store, _NAMING, "node", nodes).items()
+            }
+            naming = {iri: (ncts[: self.top], len(ncts)) for iri, ncts in every.items()}
+        return {
+            iri.removeprefix(DATA.iri): _Written(
+                sorted({str(r["label"]) for r in rows}),
+                next((str(r["type"]) for r in rows if r["type"]), None),
+                *naming[iri],
+            )
+            for iri, rows in facts.items()
+        }
 
     def _read_health(self, ncts: list[str]) -> dict[str, dict[str, Any]]:
         """Score, label and each component's points and explanation (the peer figures stay out of the page)."""
@@ -362,15 +395,15 @@ class _Reader:
         return {"id": ui, "kind": "concept", "group": group, "label": _short(name), "name": name, "facts": facts}
 
     def _written_node(self, node_id: str, kind: str) -> Node:
-        rows = self._written[node_id]
-        if not rows:
+        written = self._written[node_id]
+        if not written.labels:
             raise QueryError(f"no {kind} {node_id!r} in the store {self.store.spec}")
-        name = plain_text(min(str(r["label"]) for r in rows))
+        name = plain_text(written.labels[0])
         facts = {
             "label": name,
-            "type": next((str(r["type"]) for r in rows if r["type"]), None),
-            "trials": len({r["nct"] for r in rows if r["nct"]}),
-            "spellings": sorted({plain_text(r["label"]) for r in rows} - {name}),
+            "type": written.type,
+            "trials": written.total,
+            "spellings": sorted({plain_text(label) for label in written.labels} - {name}),
         }
         return {"id": node_id, "kind": kind, "group": kind, "label": _short(name), "name": name, "facts": facts}
 
@@ -401,7 +434,7 @@ class _Reader:
         return self._under[ui]
 
     def trials_naming(self, node_id: str) -> list[str]:
-        return sorted({str(r["nct"]) for r in self._written[node_id] if r["nct"]})[: self.top]
+        return self._written[node_id].first
 
 
 def _ranked(store: Store, index: RelatedIndex, nct: str, top: int) -> list[Neighbour]:
