@@ -9,9 +9,11 @@ import json
 import math
 import os
 import pickle
+import random
 import subprocess
 import sys
 import unicodedata
+from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from kg.analysis.related import (
     STRUCTURE_ONLY,
     TEXT_ONLY,
     WEIGHTS,
+    Lists,
     RelatedIndex,
     best,
     build_index,
@@ -166,6 +169,20 @@ def test_ranking_totals_candidates_at_once_as_scoring_them_one_by_one(plain_spec
         index = RELATED_INDEX.load(store)
     assert index.hierarchy == REGISTRY_SOURCE
     assert _agrees_with_scoring_one_by_one(index, list(index.ncts)[::3], WEIGHTS) > 10_000
+
+
+def test_lists_packed_from_pairs_equal_lists_packed_one_by_one() -> None:
+    """The index reads terms and feature values as ``(trial, value)`` pairs, in store order and repeated, and packs
+    them at once: the same lists as packing each trial's values in turn (sorted, distinct), empty ones included."""
+    rng = random.Random(11)
+    for size in (0, 1, 7, 300):
+        lists = [[rng.randrange(50) for _ in range(rng.choice((0, 0, 1, 3, 12)))] for _ in range(size)]
+        pairs = [(owner, item) for owner, items in enumerate(lists) for item in items]
+        rng.shuffle(pairs)
+        packed = Lists.of_pairs(array("i", (o for o, _ in pairs)), array("i", (i for _, i in pairs)), size)
+        expected = Lists.pack(lists)
+        assert (packed.ptr, packed.items) == (expected.ptr, expected.items), size
+        assert len(packed) == size and [list(packed[i]) for i in range(size)] == [sorted(set(x)) for x in lists]
 
 
 def test_fallback_without_mesh_says_so(plain_spec: str) -> None:

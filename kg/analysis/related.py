@@ -238,6 +238,21 @@ class Lists:
             packed.ptr.append(len(packed.items))
         return packed
 
+    @classmethod
+    def of_pairs(cls, owners: array[int], items: array[int], size: int) -> Lists:
+        """:meth:`pack` of ``size`` lists given as ``(owner, item)`` pairs, in any order and repeated."""
+        owner, item = np.frombuffer(owners, dtype=np.int32), np.frombuffer(items, dtype=np.int32)
+        order = np.lexsort((item, owner))
+        owner, item = owner[order], item[order]
+        keep = np.ones(len(owner), dtype=bool)
+        keep[1:] = (owner[1:] != owner[:-1]) | (item[1:] != item[:-1])
+        ptr = np.zeros(size + 1, dtype=np.int32)
+        np.cumsum(np.bincount(owner[keep], minlength=size), out=ptr[1:])
+        return cls(array("i", ptr.tobytes()), array("i", item[keep].tobytes()))
+
+    def __len__(self) -> int:
+        return len(self.ptr) - 1
+
     def __getitem__(self, trial: int) -> array[int]:
         return self.items[self.ptr[trial] : self.ptr[trial + 1]]
 
@@ -413,24 +428,22 @@ def _read_concepts(store: Store) -> tuple[list[str], list[str], list[int], list[
 
 def _read_terms(
     store: Store, trials: dict[str, int], concepts: dict[str, int]
-) -> tuple[dict[str, list[set[int]]], dict[str, list[set[int]]]]:
-    """Per role and trial: MeSH terms, and terms plus the registry's ancestors. Trials without any share one
-    empty set (at registry scale a set per trial and role is hundreds of megabytes)."""
-    empty: set[int] = set()
-    terms: dict[str, list[set[int]]] = {role: [empty] * len(trials) for role in ROLES}
-    reached: dict[str, list[set[int]]] = {role: [empty] * len(trials) for role in ROLES}
+) -> tuple[dict[str, Lists], dict[str, Lists]]:
+    """Per role and trial: MeSH terms, and terms plus the registry's ancestors, packed. Read as ``(trial, concept)``
+    pairs into integer arrays: at registry scale a set per trial and role took a gigabyte."""
+    pairs = {(role, kind): (array("i"), array("i")) for role in ROLES for kind in ("terms", "reached")}
     for trial_iri, predicate, concept_iri in store.solutions(_TERMS, "trial", "p", "concept"):
         trial = trials.get(_local(trial_iri))
         concept = concepts.get(concept_iri)
         if trial is None or concept is None:
             continue
         role, direct = _ROLE_OF[predicate]
-        for table, wanted in ((reached, True), (terms, direct)):
-            if wanted:
-                if table[role][trial] is empty:
-                    table[role][trial] = set()
-                table[role][trial].add(concept)
-    return terms, reached
+        for kind in ("terms", "reached") if direct else ("reached",):
+            owners, items = pairs[role, kind]
+            owners.append(trial)
+            items.append(concept)
+    packed = {key: Lists.of_pairs(owners, items, len(trials)) for key, (owners, items) in pairs.items()}
+    return {role: packed[role, "terms"] for role in ROLES}, {role: packed[role, "reached"] for role in ROLES}
 
 
 def _mesh_ancestors(store: Store, concepts: dict[str, int]) -> list[set[int]]:
@@ -442,13 +455,14 @@ def _mesh_ancestors(store: Store, concepts: dict[str, int]) -> list[set[int]]:
     return found
 
 
-def _cooccurrence_ancestors(reached: dict[str, list[set[int]]], size: int) -> list[set[int]]:
+def _cooccurrence_ancestors(reached: dict[str, Lists], size: int) -> list[set[int]]:
     """Without a hierarchy: X is under Y when every trial reaching X reaches Y too and Y is broader (more trials,
     or as many and a larger id, so that two always co-occurring concepts are not both dropped)."""
     common: list[set[int] | None] = [None] * size
     counts = [0] * size
-    for closures in reached.values():
-        for closure in closures:
+    for lists in reached.values():
+        for trial in range(len(lists)):
+            closure = set(lists[trial])
             for concept in closure:
                 counts[concept] += 1
                 current = common[concept]
@@ -479,34 +493,32 @@ def _programmes(sponsors: Values, names: Values) -> Iterator[tuple[int, str, str
 
 def _values(rows: Iterable[tuple[int, str, str]], size: int, *, links: bool) -> Values:
     """Number a feature's values (by value), weigh each by its rarity among ``size`` trials, list each trial's (and,
-    for a linking feature, each value's trials). Read as a stream: at registry scale there are millions of rows."""
-    per_trial: list[set[int]] = [set() for _ in range(size)]
+    for a linking feature, each value's trials, when at most ``LINK_LIMIT``). Read as a stream of ``(trial, value)``
+    pairs into integer arrays: at registry scale there are millions of rows."""
     number: dict[str, int] = {}  # value → first-seen number (renumbered by value below)
     labels: list[str] = []
+    owners, seen = array("i"), array("i")
     for trial, value, label in rows:
-        seen = number.setdefault(value, len(number))
-        if seen == len(labels):
+        first = number.setdefault(value, len(number))
+        if first == len(labels):
             labels.append(label)
-        elif label < labels[seen]:
-            labels[seen] = label
-        per_trial[trial].add(seen)
+        elif label < labels[first]:
+            labels[first] = label
+        owners.append(trial)
+        seen.append(first)
     names = sorted(number)
-    renumber = [0] * len(names)
-    for position, name in enumerate(names):
-        renumber[number[name]] = position
-    counts = [0] * len(names)
-    members: list[list[int]] = [[] for _ in names] if links else []
-    for trial, numbers in enumerate(per_trial):
-        for item in numbers:
-            counts[renumber[item]] += 1
-            if links and counts[renumber[item]] <= LINK_LIMIT:
-                members[renumber[item]].append(trial)
+    renumber = np.zeros(len(names), dtype=np.int32)
+    renumber[[number[name] for name in names]] = np.arange(len(names), dtype=np.int32)
+    values = array("i", renumber[np.frombuffer(seen, dtype=np.int32)].tobytes()) if seen else seen
+    per_trial = Lists.of_pairs(owners, values, size)
+    members = Lists.of_pairs(values, owners, len(names))  # each value's distinct trials
+    counts = np.diff(np.frombuffer(members.ptr, dtype=np.int32))
     total = max(size, 1)
     return Values(
         [labels[number[name]] for name in names],
-        [-math.log(count / total) for count in counts],
-        Lists.pack((renumber[item] for item in numbers) for numbers in per_trial),
-        Lists.pack(trials if count <= LINK_LIMIT else () for trials, count in zip(members, counts, strict=True))
+        [-math.log(int(count) / total) for count in counts],
+        per_trial,
+        Lists.pack(members[value] if count <= LINK_LIMIT else () for value, count in enumerate(counts.tolist()))
         if links
         else None,
     )
@@ -561,7 +573,8 @@ def build_index(store: Store) -> RelatedIndex:
     ancestors = _mesh_ancestors(store, numbers) if loaded else _cooccurrence_ancestors(reached, len(concepts))
     closures = {
         role: Lists.pack(
-            reached[role][trial].union(*(ancestors[term] for term in terms[role][trial])) for trial in range(len(ncts))
+            set(reached[role][trial]).union(*(ancestors[term] for term in terms[role][trial]))
+            for trial in range(len(ncts))
         )
         for role in ROLES
     }
@@ -580,7 +593,7 @@ def build_index(store: Store) -> RelatedIndex:
             value * min(1.0, depth / FULL_DEPTH) if depth else value for value, depth in zip(ic, depths, strict=True)
         ],
         ancestors=[tuple(sorted(found)) for found in ancestors],
-        terms={role: Lists.pack(terms[role]) for role in ROLES},
+        terms=terms,
         closures=closures,
         postings=_postings(closures, len(ncts)),
         features=_read_features(store, trials),
