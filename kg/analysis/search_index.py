@@ -95,9 +95,12 @@ _TRIAL_CONCEPTS: Final = (
   BIND(COALESCE(?preferred, ?term, STR(?concept)) AS ?label)
 }"""
 )
-_CONCEPT_PATHS: Final = (
-    "kg:conditionMesh|kg:interventionMesh",
-    "kg:registryConditionAncestor|kg:registryInterventionAncestor",
+#: The trials' MeSH terms, then the registry's ancestors of those, each read as a ``UNION`` of whole predicates: an
+#: alternative path (``kg:conditionMesh|kg:interventionMesh``) is read with set semantics, the engine holding every
+#: pair it gave (at 100k trials the ancestors' read peaked at 455 MiB against 212 MiB); the postings drop repeats.
+_CONCEPT_PREDICATES: Final = (
+    ("kg:conditionMesh", "kg:interventionMesh"),
+    ("kg:registryConditionAncestor", "kg:registryInterventionAncestor"),
 )
 #: ``trials_under``'s MeSH side for every concept at once (``?term kg:ancestor? ?concept . ?term skos:prefLabel
 #: ?label``), read from the materialised closure when the index is built: vocabulary-sized.
@@ -453,10 +456,13 @@ def _field(
     )
 
 
-def _concept_postings(store: Store, path: str, trial: Mapping[str, int], concepts: _Numbers) -> _Postings:
-    """The trials of each MeSH concept along ``path``."""
+def _concept_postings(
+    store: Store, predicates: Sequence[str], trial: Mapping[str, int], concepts: _Numbers
+) -> _Postings:
+    """The trials of each MeSH concept along any of ``predicates``."""
     of_concept, trial_of_concept = array("i"), array("i")
-    for subject, concept in store.solutions(f"{SPARQL_PROLOGUE}SELECT ?s ?o WHERE {{ ?s {path} ?o }}", "s", "o"):
+    union = " UNION ".join(f"{{ ?s {predicate} ?o }}" for predicate in predicates)
+    for subject, concept in store.solutions(f"{SPARQL_PROLOGUE}SELECT ?s ?o WHERE {{ {union} }}", "s", "o"):
         if (number := trial.get(subject)) is not None:
             of_concept.append(concepts[concept])
             trial_of_concept.append(number)
@@ -501,7 +507,9 @@ def build_search_index(store: Store) -> SearchIndex:
     for name in fields:  # a field read before the other met fewer terms
         fields[name].term_sources.pad(len(terms))
     concepts = _Numbers()
-    concept_trials, ancestor_trials = (_concept_postings(store, path, number, concepts) for path in _CONCEPT_PATHS)
+    concept_trials, ancestor_trials = (
+        _concept_postings(store, predicates, number, concepts) for predicates in _CONCEPT_PREDICATES
+    )
     descendants, labels = _closure(store, concepts)
     for postings in (concept_trials, ancestor_trials):
         postings.pad(len(concepts))
