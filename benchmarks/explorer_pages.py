@@ -16,7 +16,6 @@ index format differs from the one saved beside the store builds its own in memor
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -87,25 +86,17 @@ def report(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", action="append", required=True, help="oxigraph:PATH; repeat for several")
+    shared.add_comparison_arguments(parser, RESULTS, "the folder kg is imported from")
     parser.add_argument("--pages", type=int, default=15)
     parser.add_argument("--depth", type=int, default=2)
-    parser.add_argument("--label", help="what code is measured (default: the folder kg is imported from)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     label = args.label or str(Path(kg.__file__).parent.parent)
-    path = args.out / "explorer_pages.json"
-    results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"runs": []}
-    results["runs"] = [run for run in results["runs"] if run["label"] != label]
+    runs = shared.LabelledRuns(args.out, "explorer_pages", label, report)
     for spec in args.store:
         run = {"label": label, "code": str(Path(kg.__file__).parent.parent), "store": spec}
         run["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         run |= {"machine": shared.machine(), **pages(spec, args.pages, args.depth)}
-        results["runs"].append(run)
-        results["runs"].sort(key=lambda item: (item["trials"], item["depth"], item["date"]))
-        args.out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        (args.out / "explorer_pages.md").write_text(report(results), encoding="utf-8")
+        runs.add(run, lambda item: (item["trials"], item["depth"], item["date"]))
 
 
 if __name__ == "__main__":

@@ -94,18 +94,14 @@ def report(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", action="append", required=True, help="oxigraph:PATH; repeat for several")
+    shared.add_comparison_arguments(parser, RESULTS, "the commit")
     parser.add_argument("--index", action="append", help="only these indexes (default: every saved one)")
-    parser.add_argument("--label", help="what code is measured (default: the commit)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from kg.analysis.indexes import SAVED_INDEXES
     from kg.store import open_store
 
     label = args.label or shared.machine()["git_commit"][:10]
-    path = args.out / "index_memory.json"
-    results = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"runs": []}
-    results["runs"] = [run for run in results["runs"] if run["label"] != label]
+    runs = shared.LabelledRuns(args.out, "index_memory", label, report)
     for spec in args.store:
         with open_store(spec, read_only=True) as store:
             trials = len(store.select("SELECT ?s WHERE { ?s a <https://schema.org/MedicalTrial> }").rows)
@@ -116,11 +112,7 @@ def main() -> None:
                 continue
             run["indexes"][kind.name] = measure(spec, kind.name)
             shared.log(f"{label} {trials:,} {kind.name}: {run['indexes'][kind.name]}")
-        results["runs"].append(run)
-        results["runs"].sort(key=lambda item: (item["trials"], item["label"]))
-        args.out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        (args.out / "index_memory.md").write_text(report(results), encoding="utf-8")
+        runs.add(run, lambda item: (item["trials"], item["label"]))
 
 
 if __name__ == "__main__":

@@ -433,6 +433,31 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
+def add_comparison_arguments(parser: argparse.ArgumentParser, out: Path, default_label: str) -> None:
+    """``--store`` (repeatable), ``--label`` and ``--out`` of a benchmark whose runs :class:`LabelledRuns` keeps."""
+    parser.add_argument("--store", action="append", required=True, help="oxigraph:PATH; repeat for several")
+    parser.add_argument("--label", help=f"what code is measured (default: {default_label})")
+    parser.add_argument("--out", type=Path, default=out)
+
+
+class LabelledRuns:
+    """``OUT/NAME.json`` and its Markdown report, holding runs by the label of the code measured: measuring a label
+    again replaces its runs and keeps the others', so two checkouts measured one after the other sit side by side."""
+
+    def __init__(self, out: Path, name: str, label: str, report: Callable[[dict[str, Any]], str]) -> None:
+        self.out, self.name, self.report = out, name, report
+        path = out / f"{name}.json"
+        self.results: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"runs": []}
+        self.results["runs"] = [run for run in self.results["runs"] if run["label"] != label]
+
+    def add(self, run: dict[str, Any], order: Callable[[dict[str, Any]], Any]) -> None:
+        """Keep ``run`` (runs sorted by ``order``) and write both files again, so an interrupted run keeps its past."""
+        self.results["runs"] = sorted([*self.results["runs"], run], key=order)
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / f"{self.name}.json").write_text(json.dumps(self.results, indent=1) + "\n", encoding="utf-8")
+        (self.out / f"{self.name}.md").write_text(self.report(self.results), encoding="utf-8")
+
+
 # --- the report ------------------------------------------------------------------------------------------
 
 
