@@ -258,8 +258,6 @@ class Lists:
 
     def gather(self, trials: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """The lists of ``trials`` laid end to end: (position in ``trials`` of each item's owner, the items)."""
-        if not len(self.items):
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32)
         ptr = np.frombuffer(self.ptr, dtype=np.int32)
         starts = ptr[trials].astype(np.int64)
         lengths = ptr[trials + 1] - starts
@@ -509,16 +507,16 @@ def _values(rows: Iterable[tuple[int, str, str]], size: int, *, links: bool) -> 
     names = sorted(number)
     renumber = np.zeros(len(names), dtype=np.int32)
     renumber[[number[name] for name in names]] = np.arange(len(names), dtype=np.int32)
-    values = array("i", renumber[np.frombuffer(seen, dtype=np.int32)].tobytes()) if seen else seen
+    values = array("i", renumber[np.frombuffer(seen, dtype=np.int32)].tobytes())
     per_trial = Lists.of_pairs(owners, values, size)
     members = Lists.of_pairs(values, owners, len(names))  # each value's distinct trials
-    counts = np.diff(np.frombuffer(members.ptr, dtype=np.int32))
+    counts = np.diff(np.frombuffer(members.ptr, dtype=np.int32)).tolist()
     total = max(size, 1)
     return Values(
         [labels[number[name]] for name in names],
-        [-math.log(int(count) / total) for count in counts],
+        [-math.log(count / total) for count in counts],
         per_trial,
-        Lists.pack(members[value] if count <= LINK_LIMIT else () for value, count in enumerate(counts.tolist()))
+        Lists.pack(members[value] if count <= LINK_LIMIT else () for value, count in enumerate(counts))
         if links
         else None,
     )
@@ -931,7 +929,13 @@ def _candidates(
     return candidates, texts, _Query.of(index, query)
 
 
-def _best_first(index: RelatedIndex, scored: list[tuple[int, _Scored]]) -> list[tuple[int, _Scored]]:
+def _best_first(
+    index: RelatedIndex, query: _Query, candidates: list[int], texts: list[float], weights: Mapping[str, float]
+) -> list[tuple[int, _Scored]]:
+    """Each candidate scored one by one (:func:`_score`), best first (ties by NCT id)."""
+    scored = [
+        (other, _score(index, query, other, text, weights)) for other, text in zip(candidates, texts, strict=True)
+    ]
     return sorted(scored, key=lambda item: (-item[1].score, index.ncts[item[0]]))
 
 
@@ -940,10 +944,7 @@ def scores(
 ) -> list[tuple[int, _Scored]]:
     """Each candidate (``others``, else the query's pool) scored against ``nct_id``, best first (ties by NCT id)."""
     candidates, texts, asked = _candidates(index, index.trial(nct_id), others, weights)
-    return _best_first(
-        index,
-        [(other, _score(index, asked, other, text, weights)) for other, text in zip(candidates, texts, strict=True)],
-    )
+    return _best_first(index, asked, candidates, texts, weights)
 
 
 def best(
@@ -958,10 +959,7 @@ def best(
         last = np.partition(totals, len(totals) - top)[len(totals) - top]
         placed = np.flatnonzero(totals >= last - _MARGIN)
         candidates, texts = [candidates[i] for i in placed], [texts[i] for i in placed]
-    scored = [
-        (other, _score(index, asked, other, text, weights)) for other, text in zip(candidates, texts, strict=True)
-    ]
-    return _best_first(index, scored)[:top]
+    return _best_first(index, asked, candidates, texts, weights)[:top]
 
 
 def rank(index: RelatedIndex, nct_id: str, top: int = 20, weights: Mapping[str, float] = WEIGHTS) -> list[Neighbour]:

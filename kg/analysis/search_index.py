@@ -55,7 +55,7 @@ from kg.queries import trial_terms
 from kg.store import QueryResult, Store, Value
 from kg.vocab import MESH, SPARQL_PROLOGUE
 
-__all__ = ["FROM_SEARCH", "SEARCH_INDEX", "SearchIndex", "build_search_index", "search_index"]
+__all__ = ["FROM_SEARCH", "SEARCH_INDEX", "SEPARATOR", "SearchIndex", "build_search_index", "search_index"]
 
 _FORMAT: Final = 5  # 4: terms lower-cased by the engine (LCASE), not str.lower; 5: the written table
 Ints = npt.NDArray[np.int32]
@@ -110,7 +110,8 @@ _CLOSURE: Final = (
   { ?term skos:prefLabel ?label BIND(?term AS ?concept) } UNION { ?term skos:prefLabel ?label ; kg:ancestor ?concept }
 }"""
 )
-_SEPARATOR: Final = " | "
+#: Between the texts of one cell, as the named queries' ``GROUP_CONCAT(…; separator=" | ")`` join them.
+SEPARATOR: Final = " | "
 _MESH_PREFIX: Final = MESH[""].value
 #: ``concepts_by_label``'s pattern and expressions, evaluated once for every label: ``?id`` is unbound (``?named``
 #: false) where ``STR`` fails on a blank node, and ``""`` outside the MeSH namespace, as in the query.
@@ -341,7 +342,7 @@ class SearchIndex:
                     "title": self.titles[trial],
                     "score": float(Decimal(int(score[trial])).scaleb(-places)),
                     "shared": len(shared),
-                    "concepts": _SEPARATOR.join(sorted(set().union(*(labels[number] for number in shared)))),
+                    "concepts": SEPARATOR.join(sorted(set().union(*(labels[number] for number in shared)))),
                 }
             )
         return QueryResult(["nct_id", "title", "score", "shared", "concepts"], rows)
@@ -359,7 +360,7 @@ class SearchIndex:
         ends = np.r_[starts[1:], len(trials)]
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             trial = int(trials[start])
-            joined = _SEPARATOR.join(sorted({texts[number] for number in names[start:end].tolist()}))
+            joined = SEPARATOR.join(sorted({texts[number] for number in names[start:end].tolist()}))
             yield {"nct": self.ncts[trial], "title": self.titles[trial], column: joined}
 
     def search_titles(self, query: str) -> list[tuple[str, str]]:

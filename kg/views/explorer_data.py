@@ -22,7 +22,7 @@ from pyoxigraph import NamedNode
 from kg.analysis.health import summary_health
 from kg.analysis.hierarchy import mesh_loaded, trial_hierarchy
 from kg.analysis.related import RELATED_INDEX, Neighbour, RelatedIndex, rank
-from kg.analysis.search_index import search_index
+from kg.analysis.search_index import SEPARATOR, search_index
 from kg.analysis.trial import trial_summary
 from kg.identifiers import is_nct_id, normalize_mesh_id, slug
 from kg.queries import QueryError, load_query, select_many, trial_terms
@@ -50,8 +50,6 @@ GROUPS: Final = (
 )
 _DISEASE_TREES: Final = ("C", "F")
 _WRITTEN: Final = ("condition/", "intervention/")
-#: Between the terms of ``trials_under``'s ``?via`` (a GROUP_CONCAT, its order the engine's: sorted for the page).
-_SEPARATOR: Final = " | "
 #: Longest label drawn on the canvas; the full text is in the hover summary and the panel.
 _LABEL_CHARS: Final = 40
 
@@ -282,8 +280,8 @@ class _Reader:
         found = {}
         for ui, rows in self._per_concept(load_query("trials_under").text, uis).items():
             name = _concept_name(self._concepts[ui])
-            under = [(str(r["nct"]), _SEPARATOR.join(sorted(str(r["via"] or "").split(_SEPARATOR)))) for r in rows]
-            under.sort(key=lambda item: (name not in item[1].split(_SEPARATOR), item[0]))
+            under = [(str(r["nct"]), SEPARATOR.join(sorted(str(r["via"] or "").split(SEPARATOR)))) for r in rows]
+            under.sort(key=lambda item: (name not in item[1].split(SEPARATOR), item[0]))
             found[ui] = (under[: self.top], len(under))
         return found
 
