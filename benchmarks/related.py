@@ -69,7 +69,8 @@ def _timed_one_by_one(index: RelatedIndex, nct: str) -> float:
     started = time.perf_counter()
     query = index.trial(nct)
     best = [(other, scored) for other, scored in scores(index, nct)[:20] if scored.score > 0]
-    [_neighbour(index, number, query, other, scored) for number, (other, scored) in enumerate(best, start=1)]
+    for number, (other, scored) in enumerate(best, start=1):
+        _neighbour(index, number, query, other, scored)
     return (time.perf_counter() - started) * 1000
 
 
