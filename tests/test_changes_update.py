@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import pytest
 
+from kg.analysis.trial_facts import TRIAL_FACTS_INDEX
 from kg.change_fields import CHANGE_FIELDS
 from kg.ctgov.api import CtgovClient, StudyQuery
 from kg.ctgov.mapping import map_study
@@ -29,6 +30,7 @@ from kg.vocab import SPARQL_PROLOGUE
 from tests.conftest import needs_real_data
 from tests.replay_server import ReplayData, ReplayServer
 from tests.test_harvest import kg
+from tests.test_trial_facts import assert_facts_agree
 
 pytestmark = needs_real_data
 
@@ -233,6 +235,19 @@ def test_a_removed_trial_keeps_its_mesh_terms_on_its_event(updated: Updated) -> 
         counted = "ASK { ?event a kg:ChangeEvent ; kg:conditionMesh|kg:interventionMesh ?mesh }"
         assert store.select(SPARQL_PROLOGUE + counted).rows[0]["ask"] is False  # not a trial to landscapes or IC
     assert len(linked) == len(meshes) > 0
+
+
+def test_the_trial_facts_saved_after_the_update_hold_each_trials_history(updated: Updated) -> None:
+    """The update refreshed the index beside the store: it is current, agrees with the queries on every trial, and
+    holds the slipped trial's one change and its slip of twelve months."""
+    path = TRIAL_FACTS_INDEX.path(updated.spec)
+    assert path is not None
+    with open_store(updated.spec, read_only=True) as store:
+        facts = TRIAL_FACTS_INDEX.read_saved(path, TRIAL_FACTS_INDEX.fingerprint(store))
+        assert facts is not None
+        assert_facts_agree(store, facts)
+    slipped = facts.health_inputs([updated.scenario.slipped])[updated.scenario.slipped]
+    assert (slipped.changes, slipped.slips) == (1, (12,))
 
 
 def test_hostile_text_in_a_site_name_stays_data(updated: Updated) -> None:

@@ -13,6 +13,7 @@ from datetime import date
 
 from kg.analysis.health import LABELS, ONGOING, STATUS_LABELS, Health, health_scores
 from kg.analysis.timeline import parse_date
+from kg.analysis.trial_facts import trial_facts
 from kg.store import Store
 from kg.vocab import SPARQL_PROLOGUE
 
@@ -85,8 +86,9 @@ def calibrate(store: Store) -> Calibration:
         day = parse_date(str(row["version"])[:10]) if row["version"] else None
         by_day[day].append(str(row["nct"]))
     result = Calibration(undated=len(by_day.get(None, [])))
+    facts = trial_facts(store)
     for day, ncts in sorted(by_day.items(), key=lambda item: item[0] or date.max):
         for start in range(0, len(ncts), _BATCH):
-            for health in health_scores(store, ncts[start : start + _BATCH], as_of=day).values():
+            for health in health_scores(store, ncts[start : start + _BATCH], as_of=day, facts=facts).values():
                 result.add(health)
     return result

@@ -41,15 +41,15 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
 from kg.analysis.answers import answer
-from kg.analysis.changes import Change, histories, slip_months
 from kg.analysis.saved_index import SavedIndex
-from kg.analysis.timeline import Timeline, months_between, parse_date, round_half_up, timelines
+from kg.analysis.timeline import Timeline, months_between, parse_date, round_half_up, timeline_of_rows
+from kg.analysis.trial_facts import HealthInputs, TrialFacts, health_inputs
 from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
 from kg.vocab import ENUMERATIONS
@@ -299,37 +299,42 @@ def health_score(store: Store, nct_id: str, *, as_of: date | None = None) -> Hea
     return next(iter(health_scores(store, [nct_id], as_of=as_of).values()))
 
 
-def health_scores(store: Store, nct_ids: Iterable[str], *, as_of: date | None = None) -> dict[str, Health]:
+def health_scores(
+    store: Store, nct_ids: Iterable[str], *, as_of: date | None = None, facts: TrialFacts | None = None
+) -> dict[str, Health]:
     """NCT id (normalised, in the order given) → health on ``as_of``, for many trials with one query per kind of
-    fact (summary, dates, sites), so a page showing hundreds of trials pays a handful of queries, not hundreds."""
-    terms = list(trial_terms("trial_summary", nct_ids).values())
-    summaries = select_many(store, load_query("trial_summary").text, "nct", terms)
+    fact (summary, dates, sites, history), so a page showing hundreds of trials pays a handful of queries, not
+    hundreds; none with ``facts`` (:mod:`kg.analysis.trial_facts`), for the whole registry."""
+    terms = trial_terms("trial_summary", nct_ids)
+    if facts is not None:
+        summaries = facts.summaries(terms)
+    else:
+        summaries = select_many(store, load_query("trial_summary").text, "nct", list(terms.values()))
     missing = [nct for nct, rows in summaries.items() if not rows]
     if missing:
         raise QueryError(f"no trial {', '.join(missing)} in the store {store.spec}")
-    return summary_health(store, {nct: rows[0] for nct, rows in summaries.items()}, as_of=as_of)
+    summary_rows = {nct: rows[0] for nct, rows in summaries.items()}
+    return summary_health(store, summary_rows, as_of=as_of, facts=facts)
 
 
 def summary_health(
-    store: Store, summaries: Mapping[str, Mapping[str, Value]], *, as_of: date | None = None
+    store: Store,
+    summaries: Mapping[str, Mapping[str, Value]],
+    *,
+    as_of: date | None = None,
+    facts: TrialFacts | None = None,
 ) -> dict[str, Health]:
-    """:func:`health_scores` for trials whose ``trial_summary`` rows the caller has read already (NCT id → row)."""
+    """:func:`health_scores` for trials whose ``trial_summary`` rows the caller has read already (NCT id → row);
+    their other inputs from ``facts`` when given (a page of many trials), else from the queries."""
     day = as_of or date.today()
     groups = peer_groups(store)
-    dates = timelines(store, summaries, as_of=day)
-    statuses = load_query("trial_site_statuses")
-    sites = select_many(store, statuses.text, "nct", list(trial_terms(statuses.name, summaries).values()))
-    history = histories(store, summaries)
-    return {nct: _health(summary, dates[nct], sites[nct], groups, history[nct]) for nct, summary in summaries.items()}
+    ncts = list(summaries)
+    inputs = facts.health_inputs(ncts) if facts is not None else health_inputs(store, ncts)
+    return {nct: _health(summary, inputs[nct], day, groups) for nct, summary in summaries.items()}
 
 
-def _health(
-    summary: Mapping[str, Value],
-    dates: Timeline,
-    sites: list[dict[str, Value]],
-    groups: PeerGroups,
-    history: Sequence[Change],
-) -> Health:
+def _health(summary: Mapping[str, Value], inputs: HealthInputs, day: date, groups: PeerGroups) -> Health:
+    dates = timeline_of_rows(str(summary["nct"]), inputs.dates, day)
     status = str(summary["status"]) if summary["status"] else None
     phase = str(summary["phases"] or "NONE")
     estimated = summary.get("enrollment_estimated")
@@ -337,8 +342,8 @@ def _health(
         "enrollment": _enrollment(
             summary["enrollment"], estimated if isinstance(estimated, bool) else None, phase, groups
         ),
-        "timeline": _timeline(dates, status, phase, groups, history),
-        "reach": _reach(int(summary["countries"] or 0), sites, status),
+        "timeline": _timeline(dates, status, phase, groups, inputs),
+        "reach": _reach(int(summary["countries"] or 0), inputs, status),
         "status": _status(status),
     }
     score = sum(component.points for component in components.values())
@@ -424,22 +429,20 @@ def _lateness(dates: Timeline, status: str | None) -> tuple[int, str | None]:
     return max(late, default=(0, None))
 
 
-def _slips(history: Sequence[Change]) -> tuple[dict[str, Any], str]:
+def _slips(inputs: HealthInputs) -> tuple[dict[str, Any], str]:
     """How often and by how many months primary completion moved later in the recorded history, and the sentence
     that says so (nothing without history: a trial never updated since the first build has none)."""
-    if not history:
+    if not inputs.changes:
         return {}, ""
-    months = [slip for change in history if (slip := slip_months(change)) is not None]
+    months = inputs.slips
     value = {"primary_completion_slips": len(months), "primary_completion_slip_months": sum(months)}
     if not months:
-        return value, f" History: {len(history)} recorded change(s), no slip of primary completion."
+        return value, f" History: {inputs.changes} recorded change(s), no slip of primary completion."
     times = "once" if len(months) == 1 else f"{len(months)} times"
     return value, f" History: primary completion slipped {times}, {sum(months)} months in all (not scored)."
 
 
-def _timeline(
-    dates: Timeline, status: str | None, phase: str, groups: PeerGroups, history: Sequence[Change]
-) -> Component:
+def _timeline(dates: Timeline, status: str | None, phase: str, groups: PeerGroups, inputs: HealthInputs) -> Component:
     maximum = MAX_POINTS["timeline"]
     deductions: list[tuple[int, str]] = []
     past = [
@@ -487,19 +490,19 @@ def _timeline(
         "verified_months_ago": verified_months,
         "status_verified_stale": stale,
     }
-    slips, sentence = _slips(history)
+    slips, sentence = _slips(inputs)
     reasons = "; ".join(f"{text} (-{amount})" for amount, text in deductions) or "no deductions"
     return Component(value | slips, points, maximum, f"{reasons}: {points} of {maximum} points.{sentence}")
 
 
-def _reach(countries: int, sites: list[dict[str, Value]], status: str | None) -> Component:
+def _reach(countries: int, inputs: HealthInputs, status: str | None) -> Component:
     maximum = MAX_POINTS["reach"]
-    active = sum(1 for site in sites if site["status"] == "RECRUITING")
-    counted = active if status in RECRUITING else len(sites)
+    active = inputs.recruiting_sites
+    counted = active if status in RECRUITING else inputs.sites
     country_points = _steps(countries, ((5, 10), (2, 8), (1, 5)))
     site_points = _steps(counted, ((10, 10), (2, 8), (1, 5)))
     which = ("active site" if status in RECRUITING else "site") + ("" if counted == 1 else "s")
-    value = {"countries": countries, "sites": len(sites), "active_sites": active}
+    value = {"countries": countries, "sites": inputs.sites, "active_sites": active}
     explanation = (
         f"{countries} countr{'y' if countries == 1 else 'ies'} ({country_points} points), {counted} {which} "
         f"({site_points} points): {country_points + site_points} of {maximum} points."

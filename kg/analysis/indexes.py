@@ -13,13 +13,20 @@ from kg.analysis.landscape_index import LANDSCAPE_INDEX
 from kg.analysis.related import RELATED_INDEX
 from kg.analysis.saved_index import SavedIndex
 from kg.analysis.search_index import SEARCH_INDEX
+from kg.analysis.trial_facts import TRIAL_FACTS_INDEX
 from kg.config import default_spec
 from kg.store import Store, open_store
 
 __all__ = ["SAVED_INDEXES", "refresh_saved_indexes"]
 
 #: Every index saved beside an on-disk store (``PATH.<name>.pickle``).
-SAVED_INDEXES: Final[tuple[SavedIndex[Any], ...]] = (RELATED_INDEX, LANDSCAPE_INDEX, HEALTH_PEERS_INDEX, SEARCH_INDEX)
+SAVED_INDEXES: Final[tuple[SavedIndex[Any], ...]] = (
+    RELATED_INDEX,
+    LANDSCAPE_INDEX,
+    HEALTH_PEERS_INDEX,
+    SEARCH_INDEX,
+    TRIAL_FACTS_INDEX,
+)
 
 
 def refresh_saved_indexes(target: str | Store | None) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "round_half_up",
     "span_words",
     "timeline",
+    "timeline_of_rows",
     "timelines",
 ]
 
@@ -231,10 +232,11 @@ def timelines(store: Store, nct_ids: Iterable[str], *, as_of: date | None = None
         missing = [nct for nct, found in known.items() if not found]
         if missing:
             raise QueryError(f"no trial {', '.join(missing)} in the store {store.spec}")
-    return {nct: _timeline(nct, rows[nct], day) for nct in terms}
+    return {nct: timeline_of_rows(nct, rows[nct], day) for nct in terms}
 
 
-def _timeline(nct: str, rows: list[dict[str, Value]], day: date) -> Timeline:
+def timeline_of_rows(nct: str, rows: list[dict[str, Value]], day: date) -> Timeline:
+    """The timeline on ``day`` of a trial whose ``trial_dates`` rows the caller has read already."""
     found: dict[str, Milestone] = {}
     for row in rows:
         info = _BY_KEY.get(str(row["milestone"]))

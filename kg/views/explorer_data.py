@@ -24,6 +24,7 @@ from kg.analysis.hierarchy import mesh_loaded, trial_hierarchy
 from kg.analysis.related import RELATED_INDEX, Neighbour, RelatedIndex, rank
 from kg.analysis.search_index import SEPARATOR, search_index
 from kg.analysis.trial import trial_summary
+from kg.analysis.trial_facts import TrialFacts, trial_facts
 from kg.identifiers import is_nct_id, normalize_mesh_id, slug
 from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
@@ -225,7 +226,8 @@ class _Reader:
         self._nodes: dict[str, Node] = {}
         self._related: dict[str, list[Neighbour]] = {}
         self._index: RelatedIndex | None = None
-        self._summaries = _Batched(lambda keys: self._per_trial("trial_summary", keys))
+        self._facts: TrialFacts | None = trial_facts(store)
+        self._summaries = _Batched(self._read_summaries)
         self._terms = _Batched(lambda keys: self._per_trial("trial_mesh", keys))
         self._health = _Batched(self._read_health)
         self._concepts = _Batched(self._read_concepts)
@@ -260,6 +262,12 @@ class _Reader:
 
     def _per_trial(self, query: str, ncts: list[str]) -> dict[str, Rows]:
         return select_many(self.store, load_query(query).text, "nct", list(trial_terms(query, ncts).values()))
+
+    def _read_summaries(self, ncts: list[str]) -> dict[str, Rows]:
+        """``trial_summary`` rows: from the trial facts index on an embedded store, else from the query."""
+        if self._facts is None:
+            return self._per_trial("trial_summary", ncts)
+        return self._facts.summaries(trial_terms("trial_summary", ncts))
 
     def _per_concept(self, sparql: str, uis: list[str]) -> dict[str, Rows]:
         rows = select_many(self.store, sparql, "concept", [NamedNode(MESH.iri + ui) for ui in uis])
@@ -312,7 +320,7 @@ class _Reader:
         """Score, label and each component's points and explanation (the peer figures stay out of the page)."""
         summaries = {nct: rows[0] for nct in ncts if (rows := self._summaries[nct])}
         found: dict[str, dict[str, Any]] = {}
-        for nct, health in summary_health(self.store, summaries).items():
+        for nct, health in summary_health(self.store, summaries, facts=self._facts).items():
             as_json = health.to_json()
             components = {
                 name: {key: part[key] for key in ("points", "max_points", "explanation")}
