@@ -15,7 +15,7 @@ from kg.analysis.health import health_score, health_scores
 from kg.analysis.timeline import timeline, timelines
 from kg.queries import QueryError, load_query, run, select_many, trial_terms
 from kg.store import Store
-from kg.views.explorer_data import expand, explorer_data, node_kind
+from kg.views.explorer_data import _OWN_TERMS, expand, explorer_data, node_kind
 from tests.conftest import SEED_NCT, needs_real_data
 from tests.trial_page_support import AS_OF, demo_build, demo_store
 
@@ -181,3 +181,15 @@ def test_an_engine_without_the_search_index_draws_the_same_page(
     assert all(indexed["expansions"][node_id]["nodes"][1:] for node_id in written + under)
     monkeypatch.setattr(demo_store, "scans_fast", False)
     assert explorer_data(demo_store, SEED_NCT, depth=2) == indexed
+
+
+def test_a_trials_own_terms_are_trial_mesh_without_the_ancestors(real_store: Store) -> None:
+    """A page drawn with the MeSH vocabulary reads only the trial's own terms: every real trial's rows are
+    ``trial_mesh``'s condition and intervention rows, in its order."""
+    ncts = all_ncts(real_store)
+    terms = list(trial_terms("trial_mesh", ncts).values())
+    every = select_many(real_store, load_query("trial_mesh").text, "nct", terms)
+    own = select_many(real_store, _OWN_TERMS, "nct", terms)
+    assert sum(map(len, own.values())) > 1000
+    for nct in ncts:
+        assert own[nct] == [row for row in every[nct] if row["role"] in ("condition", "intervention")], nct

@@ -65,8 +65,24 @@ _CONCEPT: Final = (
   OPTIONAL { ?concept kg:depth ?depth }
   OPTIONAL { ?concept kg:trialsAtOrUnder ?trials }
   OPTIONAL { ?concept kg:informationContent ?ic }
-  BIND(EXISTS { ?trial kg:conditionMesh|kg:registryConditionAncestor ?concept } AS ?as_condition)
+  # two EXISTS, not one over an alternative path, which Oxigraph evaluates with set semantics: 2x as fast
+  BIND((EXISTS { ?trial kg:conditionMesh ?concept } || EXISTS { ?trial kg:registryConditionAncestor ?concept })
+    AS ?as_condition)
 }"""
+)
+#: A trial's own MeSH terms: ``trial_mesh`` without the registry's ancestors (85% of its rows), which a page drawn
+#: with the MeSH vocabulary loaded does not show; a fifth of the time for a hop's trials.
+_OWN_TERMS: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?role ?mesh_id ?term WHERE {
+  ?trial dcterms:identifier ?nct .
+  { ?trial kg:conditionMesh ?concept . BIND("condition" AS ?role) }
+  UNION { ?trial kg:interventionMesh ?concept . BIND("intervention" AS ?role) }
+  OPTIONAL { ?concept kg:registryTerm ?registry_term }
+  BIND(STRAFTER(STR(?concept), STR(mesh:)) AS ?mesh_id)
+  BIND(COALESCE(?registry_term, ?mesh_id) AS ?term)
+}
+ORDER BY ?role ?term"""
 )
 _PARENTS: Final = (
     SPARQL_PROLOGUE
@@ -228,7 +244,7 @@ class _Reader:
         self._index: RelatedIndex | None = None
         self._facts: TrialFacts | None = trial_facts(store)
         self._summaries = _Batched(self._read_summaries)
-        self._terms = _Batched(lambda keys: self._per_trial("trial_mesh", keys))
+        self._terms = _Batched(self._read_terms)
         self._health = _Batched(self._read_health)
         self._concepts = _Batched(self._read_concepts)
         self._parents = _Batched(lambda keys: self._per_concept(_PARENTS, keys))
@@ -262,6 +278,12 @@ class _Reader:
 
     def _per_trial(self, query: str, ncts: list[str]) -> dict[str, Rows]:
         return select_many(self.store, load_query(query).text, "nct", list(trial_terms(query, ncts).values()))
+
+    def _read_terms(self, ncts: list[str]) -> dict[str, Rows]:
+        """``trial_mesh`` rows; with the MeSH vocabulary loaded only the trial's own terms (see ``_term_links``)."""
+        if not self.mesh:
+            return self._per_trial("trial_mesh", ncts)
+        return select_many(self.store, _OWN_TERMS, "nct", list(trial_terms("trial_mesh", ncts).values()))
 
     def _read_summaries(self, ncts: list[str]) -> dict[str, Rows]:
         """``trial_summary`` rows: from the trial facts index on an embedded store, else from the query."""
@@ -416,7 +438,7 @@ class _Reader:
     # --- relations -----------------------------------------------------------------------------------------------
 
     def terms(self, nct: str) -> Rows:
-        """The trial's MeSH terms and registry ancestors (``trial_mesh``)."""
+        """The trial's MeSH terms, and without the MeSH vocabulary the registry's ancestors (``trial_mesh``)."""
         return self._terms[nct]
 
     @property
