@@ -1,8 +1,8 @@
 """What each saved index costs to build: its peak memory and time, each built alone in a fresh process.
 
 ``kg build`` ends by building the indexes saved beside the store (related trials, landscape fact table, health
-peers, search) in its own process, one after the other; at 600k trials that phase set the build's peak RSS
-(benchmarks/results/scale.md). This builds each index from an existing store, opened read-only, in a child
+peers, search, trial facts) in its own process, one after the other; at 600k trials that phase set the build's peak
+RSS (benchmarks/results/scale.md). This builds each index from an existing store, opened read-only, in a child
 interpreter of its own, and reports the child's peak RSS (``VmHWM``) over what it held once the store was open
 (the engine's table readers included), the seconds and the pickled size. Nothing is saved beside the store.
 
