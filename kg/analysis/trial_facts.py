@@ -31,6 +31,7 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from kg.analysis.arrays import distinct
 from kg.analysis.changes import Change, changes, histories, slip_months
 from kg.analysis.saved_index import SavedIndex
 from kg.identifiers import is_nct_id
@@ -244,7 +245,7 @@ class _Reader:
         seen: dict[Value, int] = {}
         pairs = self.each(f"?s {predicate} ?o", typed=False)
         keys = np.fromiter((trial << 32 | seen.setdefault(value, len(seen)) for trial, value in pairs), dtype=np.int64)
-        return np.bincount(np.unique(keys) >> 32, minlength=len(self.ncts)).tolist()
+        return np.bincount(distinct(keys) >> 32, minlength=len(self.ncts)).tolist()
 
     def locations(self) -> tuple[list[int], list[int], list[int]]:
         """Per trial, how many locations, how many with a site and how many of those recruiting."""
