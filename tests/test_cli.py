@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = kg("build", str(NSCLC), home=path)
     assert result.returncode == 0, result.stderr
     assert "Built 100 trials" in result.stderr
+    assert re.search(r"Indexes saved beside the store: related [\d.]+ s, trial-facts [\d.]+ s,", result.stderr)
     return path
 
 

@@ -147,9 +147,11 @@ class SavedIndex(Generic[Index]):
         self._in_memory[store] = index
         return index
 
-    def refresh(self, store: Store, *, only_if_saved: bool, unless_superseded: bool = False) -> None:
+    def refresh(self, store: Store, *, only_if_saved: bool, unless_superseded: bool = False) -> bool:
         """Rebuild and save the index beside an on-disk store (``only_if_saved``: only where one was saved;
-        ``unless_superseded``: see :meth:`save`, for a reader's handle, not the writer's own)."""
+        ``unless_superseded``: see :meth:`save`, for a reader's handle, not the writer's own); whether it did."""
         path = self.path(store.spec)
-        if path is not None and (path.is_file() or not only_if_saved):
-            self.save(self.build(store), path, unless_superseded=store.spec if unless_superseded else None)
+        if path is None or (only_if_saved and not path.is_file()):
+            return False
+        self.save(self.build(store), path, unless_superseded=store.spec if unless_superseded else None)
+        return True

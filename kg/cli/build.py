@@ -67,6 +67,7 @@ def build(
                 mesh=list(mesh),
                 workers=workers,
                 include_contacts=contacts,
+                on_phase=tick.phase,
             )
     except BuildFailed as failed:
         _print_problems(failed.report.problems)
@@ -89,6 +90,9 @@ def build(
         )
     if report.mesh is not None:
         print_mesh_report(report.mesh)
+    if report.index_seconds:
+        taken = ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in report.index_seconds.items())
+        errors.print(f"Indexes saved beside the store: {taken}.", markup=False)
 
 
 def print_mesh_report(report: MeshLoadReport) -> None:

@@ -94,6 +94,8 @@ class BuildReport:
     include_contacts: bool = True
     #: Change events recorded against the store this build replaced (none without one).
     change_events: int = 0
+    #: Seconds each index saved beside an on-disk store took to rebuild, by name (none for other stores).
+    index_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def skipped(self) -> int:
@@ -324,11 +326,14 @@ def build(
     mesh: list[Path] | None = None,
     workers: int | None = None,
     include_contacts: bool = True,
+    on_phase: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Build a new store from the given files and directories (and MeSH files, if given) and swap it in when
     complete (see :func:`build_into`). ``workers`` mapping processes (default :func:`default_workers`; 1 maps in
     this process). ``include_contacts=False`` leaves contact persons' names, emails and phones out. Over an existing
-    store, its change events carry over and what changed between its trials and the new build's is recorded."""
+    store, its change events carry over and what changed between its trials and the new build's is recorded.
+    ``on_phase`` is told each step after the records are read (at registry scale, each takes minutes)."""
+    say = on_phase or (lambda _: None)
     with fresh_store(spec) as store:
         report = build_into(
             store,
@@ -338,9 +343,13 @@ def build(
             mesh=mesh,
             workers=workers,
             include_contacts=include_contacts,
+            on_phase=on_phase,
         )
+        say("Recording what changed since the previous store")
         report.change_events = _carry_changes(spec, store, report.sources)
-    refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
+        say("Compacting the new store and swapping it in")
+    say("Saving the indexes beside the store")
+    report.index_seconds = refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
     return report
 
 
@@ -367,6 +376,7 @@ def build_into(
     mesh: list[Path] | None = None,
     workers: int | None = None,
     include_contacts: bool = True,
+    on_phase: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Fill an empty open ``store`` as :func:`build` does, without the swap: an in-memory store (``oxigraph:``)
     lives only as long as the caller holds it, so ``kg.build`` fills one it keeps. Information content is computed
@@ -379,6 +389,8 @@ def build_into(
     load_records(store, paths, report, on_record=on_record, workers=workers or default_workers(), terms=terms)
     if (strict and report.problems) or report.trials == 0:
         raise BuildFailed(report)
+    if on_phase is not None:
+        on_phase("Loading MeSH and weighing concepts" if mesh else "Weighing concepts")
     if mesh:
         report.mesh = load_mesh(store, mesh, terms=terms)
     else:

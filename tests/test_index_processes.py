@@ -1,0 +1,84 @@
+"""A large store's saved indexes are rebuilt side by side, one process each: the files they write are the ones a
+rebuild in the builder's own process writes, and a process that fails says which index and why."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from kg.analysis.indexes import SAVED_INDEXES, IndexRefreshFailed, _in_processes, refresh_saved_indexes
+from kg.pipeline.build import BuildReport, build
+from tests.conftest import CTGOV_DATA
+
+#: Real records enough for every index to hold something (conditions, sponsors, sites, dates, text): 200 trials.
+_FILES = ("nsclc-phase3-2025-12.json", "herniated-disc-2024-12.json")
+
+
+@pytest.fixture
+def small_real_build(tmp_path: Path) -> tuple[str, BuildReport, list[str]]:
+    """200 real trials built on disk; the steps the build announced."""
+    if not CTGOV_DATA.is_dir():
+        pytest.skip(f"real ClinicalTrials.gov records not found at {CTGOV_DATA} (../shared/data)")
+    spec = f"oxigraph:{tmp_path / 'store'}"
+    phases: list[str] = []
+    report = build([CTGOV_DATA / name for name in _FILES], spec, on_phase=phases.append)
+    assert report.trials == 200
+    return spec, report, phases
+
+
+@pytest.fixture
+def small_real_store(small_real_build: tuple[str, BuildReport, list[str]]) -> str:
+    return small_real_build[0]
+
+
+def test_a_build_announces_its_steps_and_times_each_index(small_real_build: tuple[str, BuildReport, list[str]]) -> None:
+    """``kg build``'s progress line names the step under way: at 600k trials the steps after reading take an hour."""
+    spec, report, phases = small_real_build
+    assert phases == [
+        "Weighing concepts",
+        "Recording what changed since the previous store",
+        "Compacting the new store and swapping it in",
+        "Saving the indexes beside the store",
+    ]
+    assert list(report.index_seconds) == [kind.name for kind in SAVED_INDEXES]  # built here: a small store
+    assert all(seconds > 0 for seconds in report.index_seconds.values())
+    assert all(path.is_file() for kind in SAVED_INDEXES if (path := kind.path(spec)) is not None)
+
+
+def _saved(spec: str) -> dict[str, bytes]:
+    return {kind.name: path.read_bytes() for kind in SAVED_INDEXES if (path := kind.path(spec)) is not None}
+
+
+def test_indexes_rebuilt_in_processes_are_the_ones_built_here(small_real_store: str) -> None:
+    here = _saved(small_real_store)
+    for kind in SAVED_INDEXES:
+        path = kind.path(small_real_store)
+        assert path is not None
+        path.unlink()
+    seconds = refresh_saved_indexes(small_real_store, processes=2)
+    assert sorted(seconds) == sorted(here) and all(taken > 0 for taken in seconds.values())
+    rebuilt = _saved(small_real_store)
+    assert sorted(rebuilt) == sorted(here)
+    for name, data in rebuilt.items():
+        assert _untimed(data) == _untimed(here[name]), name
+
+
+def _untimed(data: bytes) -> bytes:
+    """A saved index's pickle without the seconds its build took (the landscape index keeps them)."""
+    index = pickle.loads(data)
+    if hasattr(index, "seconds"):
+        index.seconds = 0.0
+    return pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def test_a_failed_index_process_names_the_index_and_its_error(tmp_path: Path) -> None:
+    """Each process opens the store itself: one removed meanwhile (a concurrent rebuild's swap, a cleaning script)
+    fails them, and the error says which index, which store, and the process's own message."""
+    spec = f"oxigraph:{tmp_path / 'gone'}"
+    with pytest.raises(IndexRefreshFailed) as failed:
+        _in_processes(spec, list(SAVED_INDEXES[:2]), 2)
+    message = str(failed.value)
+    assert f"rebuilding the {SAVED_INDEXES[0].name} index beside {spec} failed" in message
+    assert f"no store at {tmp_path / 'gone'}" in message
