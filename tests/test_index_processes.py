@@ -3,13 +3,19 @@ rebuild in the builder's own process writes, and a process that fails says which
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+import kg.pipeline.build
 from kg.analysis.indexes import SAVED_INDEXES, IndexRefreshFailed, _in_processes, refresh_saved_indexes
+from kg.cli.main import app
+from kg.demo.registry import registry_studies
 from kg.pipeline.build import BuildReport, build
+from kg.store import open_store
 from tests.conftest import CTGOV_DATA
 
 #: Real records enough for every index to hold something (conditions, sponsors, sites, dates, text): 200 trials.
@@ -82,3 +88,24 @@ def test_a_failed_index_process_names_the_index_and_its_error(tmp_path: Path) ->
     message = str(failed.value)
     assert f"rebuilding the {SAVED_INDEXES[0].name} index beside {spec} failed" in message
     assert f"no store at {tmp_path / 'gone'}" in message
+
+
+def test_ctrl_c_while_the_indexes_are_saved_keeps_the_new_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new store is swapped in before its indexes are saved (an hour at 600k trials): Ctrl-C then must not say
+    the build was undone, and the store it leaves answers."""
+
+    def interrupted(target: str | None, **options: object) -> dict[str, float]:
+        raise KeyboardInterrupt  # where a Ctrl-C during the index phase lands
+
+    monkeypatch.setattr(kg.pipeline.build, "refresh_saved_indexes", interrupted)
+    corpus = tmp_path / "trials.jsonl"
+    corpus.write_text("".join(json.dumps(s) + "\n" for s in registry_studies(20, seed=3)), encoding="utf-8")
+    spec = f"oxigraph:{tmp_path / 'store'}"
+    result = CliRunner().invoke(app, ["build", str(corpus), "--store", spec])
+    assert result.exit_code == 130
+    assert "Interrupted while saving the indexes: the new store is in place" in result.output
+    assert "half-built store was removed" not in result.output
+    with open_store(spec, read_only=True) as store:
+        assert len(store.select("SELECT ?t WHERE { ?t a <https://schema.org/MedicalTrial> }").rows) == 20

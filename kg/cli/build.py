@@ -50,7 +50,7 @@ def build(
 ) -> None:
     """Build a new store from study records; it replaces the old one only when complete."""
     from kg.cli.progress import record_progress
-    from kg.pipeline.build import BuildFailed
+    from kg.pipeline.build import BuildFailed, IndexesInterrupted
     from kg.pipeline.build import build as run_build
 
     if not any(
@@ -73,6 +73,12 @@ def build(
         _print_problems(failed.report.problems)
         errors.print(f"[red]{failed}[/red]")
         raise typer.Exit(1) from None
+    except IndexesInterrupted:
+        errors.print(
+            "[yellow]Interrupted while saving the indexes: the new store is in place; an index not saved is rebuilt "
+            "when first used."
+        )
+        raise typer.Exit(130) from None
     except KeyboardInterrupt:
         errors.print("[yellow]Interrupted: the half-built store was removed; the previous store is untouched.")
         raise typer.Exit(130) from None

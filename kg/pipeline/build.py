@@ -34,6 +34,7 @@ __all__ = [
     "PRUNE_ORPHANS",
     "BuildFailed",
     "BuildReport",
+    "IndexesInterrupted",
     "build",
     "build_into",
     "default_workers",
@@ -66,6 +67,11 @@ WHERE {{
   }}
 }}"""
 _KEPT_MESSAGES: Final = 1_000
+
+
+class IndexesInterrupted(KeyboardInterrupt):
+    """Ctrl-C while the indexes were being saved: the new store is already in place, and an index left unsaved is
+    rebuilt when first used (its file's fingerprint is the previous store's)."""
 
 
 class BuildFailed(KgError, RuntimeError):
@@ -349,7 +355,10 @@ def build(
         report.change_events = _carry_changes(spec, store, report.sources)
         say("Compacting the new store and swapping it in")
     say("Saving the indexes beside the store")
-    report.index_seconds = refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
+    try:
+        report.index_seconds = refresh_saved_indexes(spec)  # the indexes beside an on-disk store, rebuilt with it
+    except KeyboardInterrupt:
+        raise IndexesInterrupted from None
     return report
 
 
