@@ -11,7 +11,16 @@ import pytest
 from typer.testing import CliRunner
 
 import kg.pipeline.build
-from kg.analysis.indexes import SAVED_INDEXES, IndexRefreshFailed, _in_processes, refresh_saved_indexes
+from kg.analysis.health import HEALTH_PEERS_INDEX
+from kg.analysis.indexes import (
+    SAVED_INDEXES,
+    IndexRefreshFailed,
+    _in_processes,
+    _run_process,
+    process_jobs,
+    refresh_saved_indexes,
+)
+from kg.analysis.landscape_index import LANDSCAPE_INDEX
 from kg.cli.main import app
 from kg.demo.registry import registry_studies
 from kg.pipeline.build import BuildReport, build
@@ -109,3 +118,16 @@ def test_ctrl_c_while_the_indexes_are_saved_keeps_the_new_store(
     assert "half-built store was removed" not in result.output
     with open_store(spec, read_only=True) as store:
         assert len(store.select("SELECT ?t WHERE { ?t a <https://schema.org/MedicalTrial> }").rows) == 20
+
+
+def test_an_index_that_reads_another_is_rebuilt_after_it_in_its_process(small_real_store: str) -> None:
+    """The health peers are counted from the landscape fact table. Rebuilt in a process of their own, beside the
+    landscape's, they found the previous build's table out of date and built a copy (ten minutes at 600k trials)."""
+    landscape = LANDSCAPE_INDEX.path(small_real_store)
+    assert landscape is not None
+    landscape.unlink()
+    _run_process(small_real_store, [HEALTH_PEERS_INDEX.name])  # alone: it had to build the table it reads
+    assert landscape.is_file() and HEALTH_PEERS_INDEX.needs == (LANDSCAPE_INDEX.name,)
+    jobs = process_jobs(list(SAVED_INDEXES))
+    assert [LANDSCAPE_INDEX.name, HEALTH_PEERS_INDEX.name] in jobs
+    assert sorted(name for job in jobs for name in job) == sorted(kind.name for kind in SAVED_INDEXES)

@@ -267,7 +267,8 @@ def _grouped(values: Mapping[str, list[int]]) -> dict[str, Peers]:
     return {phase: Peers.of(items) for phase, items in values.items()} | {EVERY_PHASE: Peers.of(everyone)}
 
 
-HEALTH_PEERS_INDEX: Final = SavedIndex("health-peers", PeerGroups, 2, read_peer_groups)
+#: Its rows come from the landscape fact table (``phase_peers``), hence ``needs``.
+HEALTH_PEERS_INDEX: Final = SavedIndex("health-peers", PeerGroups, 2, read_peer_groups, needs=("landscape",))
 
 
 def _days(start: object, end: object) -> int | None:

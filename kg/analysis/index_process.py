@@ -1,9 +1,10 @@
-"""One saved index rebuilt in a process of its own: ``python -m kg.analysis.index_process SPEC NAME``.
+"""Saved indexes rebuilt in a process of their own: ``python -m kg.analysis.index_process SPEC NAME...``.
 
 :func:`kg.analysis.indexes.refresh_saved_indexes` starts one such process per index when a large store's indexes
 are rebuilt on more than one core. A fresh interpreter, not a fork: the builder has just closed a store whose
 RocksDB threads a fork would inherit, and a fresh process's peak memory is the index's own. It opens the store
-read-only, rebuilds the index, saves it unless the store was rebuilt meanwhile, and prints the seconds it took.
+read-only, rebuilds each index in order, saves it unless the store was rebuilt meanwhile, and prints the seconds
+each took.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ __all__ = ["main"]
 
 
 def main(argv: list[str]) -> int:
-    spec, name = argv
-    kind = next(kind for kind in SAVED_INDEXES if kind.name == name)
-    clock = time.perf_counter()
+    spec, *names = argv
+    kinds = {kind.name: kind for kind in SAVED_INDEXES}
+    seconds = {}
     with open_store(spec, read_only=True) as store:
-        kind.refresh(store, only_if_saved=False, unless_superseded=True)
-    print(json.dumps({"seconds": time.perf_counter() - clock}))
+        for name in names:  # in order: a later one may read an earlier one's saved file (``SavedIndex.needs``)
+            clock = time.perf_counter()
+            kinds[name].refresh(store, only_if_saved=False, unless_superseded=True)
+            seconds[name] = time.perf_counter() - clock
+    print(json.dumps(seconds))
     return 0
 
 

@@ -66,6 +66,9 @@ class SavedIndex(Generic[Index]):
     kind: type[Index]
     version: int
     build: Callable[[Store], Index]
+    #: Other saved indexes its build reads (by name): rebuilt after them, in the same process, when indexes are
+    #: rebuilt side by side (else it would build its own copy of one not saved yet).
+    needs: tuple[str, ...] = ()
     _in_memory: weakref.WeakKeyDictionary[Store, Index] = field(default_factory=weakref.WeakKeyDictionary, repr=False)
     #: One loader at a time: twenty first requests to a server each unpickling the 600k related index held 17 GB.
     _loading: threading.RLock = field(default_factory=threading.RLock, repr=False)
