@@ -1,10 +1,11 @@
 """What each saved index costs to build: its peak memory and time, each built alone in a fresh process.
 
 ``kg build`` ends by building the indexes saved beside the store (related trials, landscape fact table, health
-peers, search, trial facts) in its own process, one after the other; at 600k trials that phase set the build's peak
-RSS (benchmarks/results/scale.md). This builds each index from an existing store, opened read-only, in a child
-interpreter of its own, and reports the child's peak RSS (``VmHWM``) over what it held once the store was open
-(the engine's table readers included), the seconds and the pickled size. Nothing is saved beside the store.
+peers, search, trial facts): from 20,000 trials in processes of their own, two at a time on two cores, so the
+build's peak RSS in that phase is about the sum of two of these (benchmarks/index_refresh.py). This builds each
+index from an existing store, opened read-only, in a child interpreter of its own, and reports the child's peak RSS
+(``VmHWM``) over what it held once the store was open (the engine's table readers included), the seconds and the
+pickled size. Nothing is saved beside the store.
 
     python benchmarks/index_memory.py --store oxigraph:benchmarks/results/tmp/store-10000 \\
         --store oxigraph:benchmarks/results/tmp/store-100000 [--label NAME] [--out benchmarks/results]
