@@ -34,8 +34,9 @@ __all__ = ["PARALLEL_FROM", "SAVED_INDEXES", "IndexRefreshFailed", "process_jobs
 logger = logging.getLogger(__name__)
 
 #: Every index saved beside an on-disk store (``PATH.<name>.pickle``), the longest to build first (600k trials:
-#: related 1,562 s, trial facts 760, search 676, landscape 573, health peers 2), so that processes refreshing them
-#: side by side do not leave the longest for last.
+#: related 1,483 s, search 700, landscape 572, trial facts 507, health peers 2), so that processes refreshing them
+#: side by side do not leave the longest for last; trial facts go before search, as the landscape table and the
+#: health peers that read it (``needs``) go last together.
 SAVED_INDEXES: Final[tuple[SavedIndex[Any], ...]] = (
     RELATED_INDEX,
     TRIAL_FACTS_INDEX,
