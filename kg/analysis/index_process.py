@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
-from kg.analysis.indexes import SAVED_INDEXES
+from kg.analysis.indexes import refresh_in
 from kg.store import open_store
 
 __all__ = ["main"]
@@ -21,13 +20,8 @@ __all__ = ["main"]
 
 def main(argv: list[str]) -> int:
     spec, *names = argv
-    kinds = {kind.name: kind for kind in SAVED_INDEXES}
-    seconds = {}
     with open_store(spec, read_only=True) as store:
-        for name in names:  # in order: a later one may read an earlier one's saved file (``SavedIndex.needs``)
-            clock = time.perf_counter()
-            kinds[name].refresh(store, only_if_saved=False, unless_superseded=True)
-            seconds[name] = time.perf_counter() - clock
+        seconds = refresh_in(store, names)
     print(json.dumps(seconds))
     return 0
 

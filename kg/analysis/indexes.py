@@ -29,7 +29,14 @@ from kg.graphs import BUILD
 from kg.store import Store, open_store
 from kg.vocab import SPARQL_PROLOGUE
 
-__all__ = ["PARALLEL_FROM", "SAVED_INDEXES", "IndexRefreshFailed", "process_jobs", "refresh_saved_indexes"]
+__all__ = [
+    "PARALLEL_FROM",
+    "SAVED_INDEXES",
+    "IndexRefreshFailed",
+    "process_jobs",
+    "refresh_in",
+    "refresh_saved_indexes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +79,17 @@ def refresh_saved_indexes(target: str | Store | None, *, processes: int | None =
         return {}
     with open_store(spec, read_only=True) as store:
         count = min(len(kinds), processes if processes is not None else _processes_for(store))
-        if count <= 1:  # a later build may have swapped meanwhile: a reader's handle never overwrites its index
-            return {
-                kind.name: _timed(kind, store, only_if_saved=False, unless_superseded=True) or 0.0 for kind in kinds
-            }
+        if count <= 1:
+            return refresh_in(store, [kind.name for kind in kinds])
     return _in_processes(spec, kinds, count)
+
+
+def refresh_in(store: Store, names: list[str]) -> dict[str, float]:
+    """Rebuild the named indexes beside a store opened read-only, in order (a later one may read an earlier one's
+    saved file, ``SavedIndex.needs``): here, or in an index process. A later build may have swapped meanwhile: a
+    reader's handle never overwrites its index. The seconds each took."""
+    kinds = {kind.name: kind for kind in SAVED_INDEXES}
+    return {name: _timed(kinds[name], store, only_if_saved=False, unless_superseded=True) or 0.0 for name in names}
 
 
 def _timed(kind: SavedIndex[Any], store: Store, **options: bool) -> float | None:
