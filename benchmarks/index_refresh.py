@@ -6,7 +6,7 @@ that took 47 minutes one after the other, on one of the two cores. A store of ``
 trials or more now gets one process per index, as many at a time as there are cores. This runs
 ``refresh_saved_indexes(spec, processes=N)`` for each N asked, each in a fresh interpreter, the configurations
 alternating over ``--rounds``. It reports the wall time, each index's seconds, and the peak RSS of the whole
-process tree, sampled four times a second (``scale.tree_rss_mib``). The indexes it saves replace the store's own:
+process tree, sampled four times a second (``run.tree_peak``). The indexes it saves replace the store's own:
 the same files, built from the same store.
 
     python benchmarks/index_refresh.py --store oxigraph:benchmarks/results/tmp/store-100000 [--processes 1,2] \\
@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +30,6 @@ from typing import Any, Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as shared  # benchmarks/run.py: machine facts, logging
-from scale import tree_rss_mib
 
 RESULTS: Final = Path(__file__).resolve().parent / "results"
 #: Run in the child: rebuild every saved index as a build's end does, with the number of processes given.
@@ -51,18 +49,8 @@ def refresh(spec: str, processes: int) -> dict[str, Any]:
         text=True,
         cwd=tempfile.gettempdir(),  # ``-c`` puts the working folder first on the path: keep the checkout's kg
     )
-    peak = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.25):
-            peak[0] = max(peak[0], tree_rss_mib(child.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = child.communicate()
-    done.set()
-    sampler.join()
+    with shared.tree_peak(child.pid, 0.25) as peak:
+        out, _ = child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"the refresh with {processes} process(es) failed (exit {child.returncode})")
     return {

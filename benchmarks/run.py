@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -159,6 +160,71 @@ def current_rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return math.nan
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set of process ``pid`` now, 0 once it has exited (Linux reports KiB)."""
+    try:
+        status = (Path("/proc") / str(pid) / "status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0) / 1024
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident set of a process and all its descendants now (a build and its mapping and index processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        stack.extend(children.get(current, ()))
+        total += rss_mib(current)
+    return total
+
+
+@contextlib.contextmanager
+def every(seconds: float, action: Callable[[float], None]) -> Iterator[None]:
+    """Call ``action(seconds since the block began)`` every ``seconds`` in a thread while the block runs: the
+    memory samplers of the benchmarks that watch another process."""
+    done = threading.Event()
+    began = time.monotonic()
+
+    def loop() -> None:
+        while not done.wait(seconds):
+            action(time.monotonic() - began)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+@contextlib.contextmanager
+def tree_peak(pid: int, seconds: float = 0.5, name: str | None = None) -> Iterator[list[float]]:
+    """The peak resident set of process ``pid`` with its descendants while the block runs, sampled every ``seconds``
+    (a one-item list, read after the block). With ``name``, each growth by a quarter is logged: a long run's log
+    shows where its memory went."""
+    peak, logged = [0.0], [100.0]
+
+    def sample(elapsed: float) -> None:
+        now = tree_rss_mib(pid)
+        peak[0] = max(peak[0], now)
+        if name and now > logged[0] * 1.25:
+            log(f"{name}: process tree RSS {now:,.0f} MiB after {elapsed:,.0f} s")
+            logged[0] = now
+
+    with every(seconds, sample):
+        yield peak
 
 
 def directory_mib(path: Path) -> float:

@@ -24,7 +24,6 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
@@ -105,28 +104,6 @@ def corpus(size: int, scratch: Path) -> tuple[Path, dict[str, Any]]:
 # --- subprocesses -----------------------------------------------------------------------------------------------
 
 
-def tree_rss_mib(pid: int) -> float:
-    """Resident set of a process and all its descendants now (the build and its mapping and index processes)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    total, stack = 0.0, [pid]
-    while stack:
-        current = stack.pop()
-        stack.extend(children.get(current, ()))
-        try:
-            status = (Path("/proc") / str(current) / "status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0) / 1024
-    return total
-
-
 def subprocess_job(kind: str, job: dict[str, Any], name: str, scratch: Path) -> dict[str, Any]:
     """Run ``kind`` (build or queries) in a fresh interpreter: its own peak RSS (``wait4``) and, sampled twice a
     second, the peak RSS of its whole process tree."""
@@ -139,24 +116,9 @@ def subprocess_job(kind: str, job: dict[str, Any], name: str, scratch: Path) -> 
         process = subprocess.Popen(
             [sys.executable, __file__, f"--{kind}-worker", str(job_file), str(result_file)], cwd=REPO, stderr=log
         )
-    peak = [0.0]
-    done = threading.Event()
-
-    def sample() -> None:
-        logged = 100.0
-        while not done.wait(0.5):
-            now = tree_rss_mib(process.pid)
-            peak[0] = max(peak[0], now)
-            if now > logged * 1.25:  # a long run's log shows where memory went
-                shared.log(f"{name}: process tree RSS {now:,.0f} MiB after {time.perf_counter() - clock:,.0f} s")
-                logged = now
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, status, usage = os.wait4(process.pid, 0)
+    with shared.tree_peak(process.pid, name=name) as peak:
+        _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    done.set()
-    sampler.join()
     wall = time.perf_counter() - clock
     if process.returncode != 0 or not result_file.exists():
         stderr = log_file.read_text(encoding="utf-8", errors="replace")

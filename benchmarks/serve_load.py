@@ -39,6 +39,9 @@ from urllib.parse import quote
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as shared  # benchmarks/run.py: the memory sampler
+
 RESULTS = Path(__file__).parent / "results" / "serve_load.json"
 
 
@@ -186,24 +189,13 @@ def run_load(base: str, targets: list[Target], *, clients: int, seconds: float, 
 def memory_samples(pid: int, every: float = 1.0) -> Iterator[list[tuple[float, float]]]:
     """(seconds since start, resident MB) of process ``pid`` every ``every`` seconds while the block runs (Linux)."""
     samples: list[tuple[float, float]] = []
-    done = threading.Event()
-    began = time.monotonic()
 
-    def sample() -> None:
-        while not done.wait(every):
-            with contextlib.suppress(OSError):
-                status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
-                for line in status.splitlines():  # a process that has exited has no VmRSS line
-                    if line.startswith("VmRSS:"):
-                        samples.append((round(time.monotonic() - began, 1), round(int(line.split()[1]) / 1024, 1)))
+    def sample(elapsed: float) -> None:
+        if rss := shared.rss_mib(pid):  # 0 once the process has exited
+            samples.append((round(elapsed, 1), round(rss, 1)))
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
+    with shared.every(every, sample):
         yield samples
-    finally:
-        done.set()
-        thread.join()
 
 
 def explorer_targets(
