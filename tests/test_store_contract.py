@@ -5,6 +5,7 @@ are tested as themselves (writes and queries over HTTP), not through a build's l
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import math
@@ -246,10 +247,13 @@ def _record_a_change(store: Store, study: dict[str, Any]) -> None:
     assert record_changes(store, events, run) > 0
 
 
+@functools.cache
 def _sample() -> list[dict[str, Any]]:
-    """Every 28th real record, and the first two records that cite one PubMed article (none of those do)."""
-    sample, cited_by = raw_studies()[::28], {}
-    for study in raw_studies():
+    """Every 28th real record, and the first two records that cite one PubMed article (none of those do); read
+    once (every named query asks for the sample's parameters)."""
+    studies = raw_studies()
+    sample, cited_by = studies[::28], {}
+    for study in studies:
         for reference in study["protocolSection"].get("referencesModule", {}).get("references", []):
             other = cited_by.setdefault(reference.get("pmid") or id(reference), study)
             if other["protocolSection"]["identificationModule"] != study["protocolSection"]["identificationModule"]:
