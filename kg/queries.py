@@ -40,6 +40,7 @@ __all__ = [
     "list_queries",
     "load_query",
     "run",
+    "select_all",
     "select_many",
     "trial_terms",
 ]
@@ -192,6 +193,29 @@ def select_many(
     :func:`kg.store.base.inline_values` binds one), each term serialised and escaped by pyoxigraph, never formatted
     from text. Rows keep the query's order within each subject.
     """
+    head, tail = _split_for(sparql, variable)
+    found: dict[str, list[dict[str, Value]]] = {str(term.value): [] for term in terms}
+    for first in range(0, len(terms), CHUNK):
+        values = " ".join(str(term) for term in terms[first : first + CHUNK])
+        for row in store.select(f"{head}\n  VALUES ?{variable} {{ {values} }}\n{tail}").rows:
+            found.setdefault(str(row[variable]), []).append(row)
+    return found
+
+
+def select_all(store: Store, sparql: str, variable: str, subjects: str) -> dict[str, list[dict[str, Value]]]:
+    """:func:`select_many` for every subject ``subjects`` finds (a graph pattern binding ``?variable``), in one query:
+    the same rows by subject, for an index that holds them all."""
+    head, tail = _split_for(sparql, variable)
+    found: dict[str, list[dict[str, Value]]] = {}
+    text = f"{head}\n  {{ SELECT DISTINCT ?{variable} WHERE {{ {subjects} }} }}\n{tail}"
+    for row in store.select(text).rows:
+        found.setdefault(str(row[variable]), []).append(row)
+    return found
+
+
+def _split_for(sparql: str, variable: str) -> tuple[str, str]:
+    """A one-subject query split where the subjects are bound: after the ``{`` of the outer ``WHERE``; with
+    ``?variable`` added to the projection and the grouping when the query lacks it, so each row says whose it is."""
     select = _SELECT.search(sparql)
     where = _WHERE.search(sparql, select.end()) if select else None
     if select is None or where is None:
@@ -203,13 +227,7 @@ def select_many(
             sparql = f"{sparql[: groups[-1].end()]}?{variable} {sparql[groups[-1].end() :]}"
         where = _WHERE.search(sparql, select.end() + len(variable) + 2)
         assert where is not None
-    found: dict[str, list[dict[str, Value]]] = {str(term.value): [] for term in terms}
-    for first in range(0, len(terms), CHUNK):
-        values = " ".join(str(term) for term in terms[first : first + CHUNK])
-        text = f"{sparql[: where.end()]}\n  VALUES ?{variable} {{ {values} }}\n{sparql[where.end() :]}"
-        for row in store.select(text).rows:
-            found.setdefault(str(row[variable]), []).append(row)
-    return found
+    return sparql[: where.end()], sparql[where.end() :]
 
 
 def trial_terms(query: str, nct_ids: Iterable[str]) -> dict[str, Literal]:

@@ -31,7 +31,7 @@ def _without_nct(rows: list[dict[str, Value]]) -> list[tuple[Any, ...]]:
 def assert_facts_agree(store: Store, facts: TrialFacts) -> list[str]:
     """Every trial of ``store`` has the queries' facts in ``facts`` (summary row with its value types, dates, sites,
     history) and the same health score from either; the NCT ids checked."""
-    ncts = [nct.decode() for nct in facts.ncts]
+    ncts = facts.ncts
     summaries = select_many(
         store, load_query("trial_summary").text, "nct", list(trial_terms("trial_summary", ncts).values())
     )
@@ -57,7 +57,7 @@ def test_every_real_trial_has_the_queries_facts(real_store: Store, real_studies:
     assert sorted(assert_facts_agree(real_store, facts)) == sorted(real_studies)
     recruiting = [inputs.recruiting_sites for inputs in facts.health_inputs(sorted(real_studies)).values()]
     assert sum(recruiting) > 100  # the real records' recruiting sites are counted, not all zero
-    assert len(facts.blob) < 200 * len(real_studies)  # compressed: a few hundred bytes a trial before
+    assert len(facts.packed.blob) < 200 * len(real_studies)  # compressed: a few hundred bytes a trial before
 
 
 def _awkward() -> list[dict[str, Any]]:
@@ -126,5 +126,5 @@ def test_the_index_is_saved_beside_an_on_disk_store_and_used_when_current(tmp_pa
     assert saved is not None and saved.is_file()
     with open_store(spec, read_only=True) as store:
         read = TRIAL_FACTS_INDEX.read_saved(saved, TRIAL_FACTS_INDEX.fingerprint(store))
-        assert read is not None and [nct.decode() for nct in read.ncts] == ["NCT09800000", "NCT09800001", "NCT09800002"]
+        assert read is not None and read.ncts == ["NCT09800000", "NCT09800001", "NCT09800002"]
         assert read.summaries(["NCT09800000"]) == build_trial_facts(store).summaries(["NCT09800000"])

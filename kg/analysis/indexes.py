@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
+from kg.analysis.concept_facts import CONCEPT_FACTS_INDEX
 from kg.analysis.health import HEALTH_PEERS_INDEX
 from kg.analysis.landscape_index import LANDSCAPE_INDEX
 from kg.analysis.related import RELATED_INDEX
@@ -43,13 +44,14 @@ logger = logging.getLogger(__name__)
 #: Every index saved beside an on-disk store (``PATH.<name>.pickle``), the longest to build first (600k trials:
 #: related 1,483 s, search 700, landscape 572, trial facts 507, health peers 2), so that processes refreshing them
 #: side by side do not leave the longest for last; trial facts go before search, as the landscape table and the
-#: health peers that read it (``needs``) go last together.
+#: health peers that read it (``needs``) go together, and the concept facts (MeSH-sized, seconds) last.
 SAVED_INDEXES: Final[tuple[SavedIndex[Any], ...]] = (
     RELATED_INDEX,
     TRIAL_FACTS_INDEX,
     SEARCH_INDEX,
     LANDSCAPE_INDEX,
     HEALTH_PEERS_INDEX,
+    CONCEPT_FACTS_INDEX,
 )
 #: Trials from which an on-disk store's indexes are rebuilt side by side, one process per core: below this,
 #: starting an interpreter for each (about a second) costs more than the second core saves.

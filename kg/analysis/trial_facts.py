@@ -13,26 +13,23 @@ on cold reads. This index holds per trial what those queries give the explorer a
 It is built from whole-predicate reads, each value typed as the queries type it, and saved like every other index
 (:mod:`kg.analysis.saved_index`). The queries stay the definition and what other stores run: tests check the index
 against them on every real record. Two counts rest on how the mapping writes a trial: each location node belongs to
-one trial (its IRI holds the NCT id) and has one site and at most one status. Each trial's facts are pickled and
-compressed into one byte string, found through the sorted NCT ids: about 100 bytes a trial, and no Python object per
-trial held.
+one trial (its IRI holds the NCT id) and has one site and at most one status. Each trial's facts are packed
+(:mod:`kg.analysis.packed`): about 100 bytes a trial, and no Python object per trial held.
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 
 from kg.analysis.arrays import distinct
 from kg.analysis.changes import Change, changes, histories, slip_months
+from kg.analysis.packed import Packed
 from kg.analysis.saved_index import SavedIndex
 from kg.identifiers import is_nct_id
 from kg.queries import load_query, run, select_many, trial_terms
@@ -44,12 +41,7 @@ __all__ = ["TRIAL_FACTS_INDEX", "HealthInputs", "TrialFacts", "build_trial_facts
 
 logger = logging.getLogger(__name__)
 
-_FORMAT: Final = 1
-#: Each trial's facts are pickled (about 370 bytes at 10k synthetic trials) and compressed alone against a preset
-#: dictionary of other trials' (97 bytes, unpacked in 8 µs); blocks of 32 trials compressed together took 127 bytes
-#: a trial and 166 µs to reach one. The dictionary is the end of the pickles of trials spread over the registry.
-_DICTIONARY_TRIALS: Final = 256
-_WINDOW: Final = 32 * 1024  # what zlib reads of a preset dictionary
+_FORMAT: Final = 2  # 2: the facts packed by kg.analysis.packed
 Row = dict[str, Value]
 
 #: ``trial_summary``'s columns read as one value per trial (its ``SAMPLE``), by the path from the trial.
@@ -118,23 +110,19 @@ def _slips(history: Sequence[Change]) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class TrialFacts:
-    """Each trial's facts (see the module docstring), in NCT id order, pickled and compressed against
-    ``dictionary``."""
+    """Each trial's facts (see the module docstring), packed by NCT id."""
 
     fingerprint: str
     columns: tuple[str, ...]  # trial_summary's projection, in its order
-    ncts: npt.NDArray[np.bytes_]  # sorted
-    offsets: npt.NDArray[np.int64]  # trial i's slice of blob: offsets[i]:offsets[i + 1]
-    blob: bytes
-    dictionary: bytes
+    packed: Packed
+
+    @property
+    def ncts(self) -> list[str]:
+        """Every trial's NCT id, in order."""
+        return [key.decode("ascii") for key in self.packed.keys]
 
     def _facts(self, nct: str) -> tuple[Any, ...] | None:
-        key = nct.encode("ascii", "replace")
-        position = int(np.searchsorted(self.ncts, key))
-        if position == len(self.ncts) or self.ncts[position] != key:
-            return None
-        packed = self.blob[self.offsets[position] : self.offsets[position + 1]]
-        found: tuple[Any, ...] = pickle.loads(zlib.decompressobj(zdict=self.dictionary).decompress(packed))
+        found: tuple[Any, ...] | None = self.packed.get(nct)
         return found
 
     def summaries(self, ncts: Iterable[str]) -> dict[str, list[Row]]:
@@ -317,25 +305,17 @@ def build_trial_facts(store: Store) -> TrialFacts:
     history: defaultdict[str, list[Change]] = defaultdict(list)
     for change in changes(store):
         history[change.nct_id].append(change)
-    order = sorted(range(len(reader.ncts)), key=reader.ncts.__getitem__)
+    position = {nct: number for number, nct in enumerate(reader.ncts)}
 
-    def pickled(number: int) -> bytes:
-        changed = history.get(reader.ncts[number], [])
+    def facts(nct: str) -> tuple[Any, ...]:
+        number = position[nct]
+        changed = history.get(nct, [])
         summary = tuple(column[number] for column in summaries)
-        facts = (summary, dates.rows(number), sites[number], recruiting[number], len(changed), _slips(changed))
-        return pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+        return (summary, dates.rows(number), sites[number], recruiting[number], len(changed), _slips(changed))
 
-    spread = order[:: max(1, len(order) // _DICTIONARY_TRIALS)]
-    dictionary = b"".join(pickled(number) for number in spread)[-_WINDOW:]
-    blob = bytearray()
-    offsets = [0]
-    for number in order:
-        packer = zlib.compressobj(level=9, zdict=dictionary)
-        blob += packer.compress(pickled(number)) + packer.flush()
-        offsets.append(len(blob))
-    ncts = np.array([reader.ncts[number].encode("ascii") for number in order], dtype=np.bytes_)
-    logger.info("trial facts: %d trials, %.1f MB", len(ncts), len(blob) / 1e6)
-    return TrialFacts(fingerprint, (nct, *named), ncts, np.asarray(offsets, dtype=np.int64), bytes(blob), dictionary)
+    packed = Packed.pack(reader.ncts, facts)
+    logger.info("trial facts: %d trials, %.1f MB", len(packed), len(packed.blob) / 1e6)
+    return TrialFacts(fingerprint, (nct, *named), packed)
 
 
 TRIAL_FACTS_INDEX: Final = SavedIndex("trial-facts", TrialFacts, _FORMAT, build_trial_facts)

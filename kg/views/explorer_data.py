@@ -19,6 +19,7 @@ from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 from pyoxigraph import NamedNode
 
+from kg.analysis.concept_facts import CONCEPT_QUERY, PARENTS_QUERY, ConceptFacts, concept_facts
 from kg.analysis.health import summary_health
 from kg.analysis.hierarchy import mesh_loaded, trial_hierarchy
 from kg.analysis.related import RELATED_INDEX, Neighbour, RelatedIndex, rank
@@ -54,22 +55,8 @@ _WRITTEN: Final = ("condition/", "intervention/")
 #: Longest label drawn on the canvas; the full text is in the hover summary and the panel.
 _LABEL_CHARS: Final = 40
 
-# Each query reads one kind of fact for many subjects at once (``?concept`` or ``?node`` bound by select_many).
-_CONCEPT: Final = (
-    SPARQL_PROLOGUE
-    + """SELECT ?concept ?type ?label ?registry ?tree ?depth ?trials ?ic ?as_condition WHERE {
-  OPTIONAL { ?concept a ?type }
-  OPTIONAL { ?concept skos:prefLabel ?label }
-  OPTIONAL { ?concept kg:registryTerm ?registry }
-  OPTIONAL { ?concept kg:treeNumber ?tree }
-  OPTIONAL { ?concept kg:depth ?depth }
-  OPTIONAL { ?concept kg:trialsAtOrUnder ?trials }
-  OPTIONAL { ?concept kg:informationContent ?ic }
-  # two EXISTS, not one over an alternative path, which Oxigraph evaluates with set semantics: 2x as fast
-  BIND((EXISTS { ?trial kg:conditionMesh ?concept } || EXISTS { ?trial kg:registryConditionAncestor ?concept })
-    AS ?as_condition)
-}"""
-)
+# Each query reads one kind of fact for many subjects at once (``?nct`` or ``?node`` bound by select_many); the
+# concepts' two queries live with their index (kg.analysis.concept_facts).
 #: A trial's own MeSH terms: ``trial_mesh`` without the registry's ancestors (85% of its rows), which a page drawn
 #: with the MeSH vocabulary loaded does not show; a fifth of the time for a hop's trials.
 _OWN_TERMS: Final = (
@@ -83,15 +70,6 @@ _OWN_TERMS: Final = (
   BIND(COALESCE(?registry_term, ?mesh_id) AS ?term)
 }
 ORDER BY ?role ?term"""
-)
-_PARENTS: Final = (
-    SPARQL_PROLOGUE
-    + """SELECT DISTINCT ?concept ?relation ?parent WHERE {
-  { ?concept skos:broader ?parent . BIND("broader" AS ?relation) }
-  UNION { ?concept kg:pharmacologicalAction ?parent . BIND("pharmacological action" AS ?relation) }
-  UNION { ?concept kg:mappedTo ?parent . BIND("maps to" AS ?relation) }
-  ?parent kg:treeNumber ?tree .
-}"""
 )
 _WRITTEN_NODE: Final = (
     SPARQL_PROLOGUE
@@ -243,11 +221,12 @@ class _Reader:
         self._related: dict[str, list[Neighbour]] = {}
         self._index: RelatedIndex | None = None
         self._facts: TrialFacts | None = trial_facts(store)
+        self._concept_facts: ConceptFacts | None = concept_facts(store)
         self._summaries = _Batched(self._read_summaries)
         self._terms = _Batched(self._read_terms)
         self._health = _Batched(self._read_health)
         self._concepts = _Batched(self._read_concepts)
-        self._parents = _Batched(lambda keys: self._per_concept(_PARENTS, keys))
+        self._parents = _Batched(self._read_parents)
         self._under = _Batched(self._read_under)
         self._written = _Batched(self._read_written)
 
@@ -296,9 +275,18 @@ class _Reader:
         return {iri.removeprefix(MESH.iri): found for iri, found in rows.items()}
 
     def _read_concepts(self, uis: list[str]) -> dict[str, Rows]:
-        found = self._per_concept(_CONCEPT, uis)
+        """``CONCEPT_QUERY`` rows: from the concept facts index on an embedded store, else from the query."""
+        if self._concept_facts is None:
+            found = self._per_concept(CONCEPT_QUERY, uis)
+        else:
+            found = self._concept_facts.concepts(uis)
         self._under.want(ui for ui, rows in found.items() if not any(isinstance(r["trials"], int) for r in rows))
         return found
+
+    def _read_parents(self, uis: list[str]) -> dict[str, Rows]:
+        if self._concept_facts is None:
+            return self._per_concept(PARENTS_QUERY, uis)
+        return self._concept_facts.parents(uis)
 
     def _read_under(self, uis: list[str]) -> dict[str, tuple[list[tuple[str, str]], int]]:
         """Per concept up to ``top`` (NCT id, via terms) at or under it, those naming it first, and how many in all:
