@@ -13,9 +13,10 @@ from pyoxigraph import Literal
 
 from kg.analysis.health import health_score, health_scores
 from kg.analysis.timeline import timeline, timelines
+from kg.analysis.trial_facts import OWN_TERMS_QUERY
 from kg.queries import QueryError, load_query, run, select_many, trial_terms
 from kg.store import Store
-from kg.views.explorer_data import _OWN_TERMS, expand, explorer_data, node_kind
+from kg.views.explorer_data import expand, explorer_data, node_kind
 from tests.conftest import SEED_NCT, needs_real_data
 from tests.trial_page_support import AS_OF, demo_build, demo_store
 
@@ -189,7 +190,7 @@ def test_a_trials_own_terms_are_trial_mesh_without_the_ancestors(real_store: Sto
     ncts = all_ncts(real_store)
     terms = list(trial_terms("trial_mesh", ncts).values())
     every = select_many(real_store, load_query("trial_mesh").text, "nct", terms)
-    own = select_many(real_store, _OWN_TERMS, "nct", terms)
+    own = select_many(real_store, OWN_TERMS_QUERY, "nct", terms)
     assert sum(map(len, own.values())) > 1000
     for nct in ncts:
         assert own[nct] == [row for row in every[nct] if row["role"] in ("condition", "intervention")], nct

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from kg.analysis.health import health_scores
-from kg.analysis.trial_facts import TRIAL_FACTS_INDEX, TrialFacts, build_trial_facts, health_inputs
+from kg.analysis.trial_facts import OWN_TERMS_QUERY, TRIAL_FACTS_INDEX, TrialFacts, build_trial_facts, health_inputs
 from kg.demo import seed_study
 from kg.pipeline.build import build, build_into
 from kg.queries import load_query, select_many, trial_terms
@@ -46,6 +46,13 @@ def assert_facts_agree(store: Store, facts: TrialFacts) -> list[str]:
     for nct in ncts:
         assert _without_nct(held[nct].dates) == _without_nct(queried[nct].dates), nct
         assert held[nct][1:] == queried[nct][1:], nct
+    queried_terms = select_many(store, OWN_TERMS_QUERY, "nct", list(trial_terms("trial_mesh", ncts).values()))
+    held_terms = facts.own_terms(ncts)
+    for nct in ncts:
+        assert _without_nct(held_terms[nct]) == _without_nct(queried_terms[nct]), nct
+        ordered = sorted(held_terms[nct], key=lambda row: (str(row["role"]), str(row["term"]), str(row["mesh_id"])))
+        assert held_terms[nct] == ordered, nct  # the query's ORDER BY ?role ?term
+    assert sum(map(len, held_terms.values())) >= len(ncts) // 2, "hardly any trial has its own MeSH terms"
     from_queries = health_scores(store, ncts, as_of=AS_OF)
     from_facts = health_scores(store, ncts, as_of=AS_OF, facts=facts)
     assert {nct: h.to_json() for nct, h in from_facts.items()} == {nct: h.to_json() for nct, h in from_queries.items()}

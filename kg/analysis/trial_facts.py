@@ -9,6 +9,7 @@ on cold reads. This index holds per trial what those queries give the explorer a
 - the rows of ``trial_dates``;
 - of ``trial_site_statuses``, how many sites and how many of them are recruiting (all the score counts);
 - of ``trial_changes``, how many changes and each slip of primary completion in months.
+- the rows of :data:`OWN_TERMS_QUERY`: its own MeSH terms, the explorer's links from the trial to its concepts.
 
 It is built from whole-predicate reads, each value typed as the queries type it, and saved like every other index
 (:mod:`kg.analysis.saved_index`). The queries stay the definition and what other stores run: tests check the index
@@ -35,13 +36,21 @@ from kg.identifiers import is_nct_id
 from kg.queries import load_query, run, select_many, trial_terms
 from kg.store import Store, Value
 from kg.store.base import python_value
-from kg.vocab import SPARQL_PROLOGUE
+from kg.vocab import MESH, SPARQL_PROLOGUE
 
-__all__ = ["TRIAL_FACTS_INDEX", "HealthInputs", "TrialFacts", "build_trial_facts", "health_inputs", "trial_facts"]
+__all__ = [
+    "OWN_TERMS_QUERY",
+    "TRIAL_FACTS_INDEX",
+    "HealthInputs",
+    "TrialFacts",
+    "build_trial_facts",
+    "health_inputs",
+    "trial_facts",
+]
 
 logger = logging.getLogger(__name__)
 
-_FORMAT: Final = 2  # 2: the facts packed by kg.analysis.packed
+_FORMAT: Final = 3  # 2: the facts packed by kg.analysis.packed; 3: with the trial's own MeSH terms
 Row = dict[str, Value]
 
 #: ``trial_summary``'s columns read as one value per trial (its ``SAMPLE``), by the path from the trial.
@@ -84,6 +93,21 @@ _LOCATIONS: Final = (
     "?s kg:location ?location OPTIONAL { ?location kg:site ?site } OPTIONAL { ?location kg:recruitmentStatus ?o }"
 )
 _STATUS_CODES: Final = "?s skos:notation ?o . ?location kg:recruitmentStatus ?s"
+#: A trial's own MeSH terms (``?nct`` bound): ``trial_mesh`` without the registry's ancestors (85% of its rows),
+#: which a page drawn with the MeSH vocabulary loaded does not show.
+OWN_TERMS_QUERY: Final = (
+    SPARQL_PROLOGUE
+    + """SELECT ?role ?mesh_id ?term WHERE {
+  ?trial dcterms:identifier ?nct .
+  { ?trial kg:conditionMesh ?concept . BIND("condition" AS ?role) }
+  UNION { ?trial kg:interventionMesh ?concept . BIND("intervention" AS ?role) }
+  OPTIONAL { ?concept kg:registryTerm ?registry_term }
+  BIND(STRAFTER(STR(?concept), STR(mesh:)) AS ?mesh_id)
+  BIND(COALESCE(?registry_term, ?mesh_id) AS ?term)
+}
+ORDER BY ?role ?term"""
+)
+_OWN_ROLES: Final = (("condition", "kg:conditionMesh"), ("intervention", "kg:interventionMesh"))
 
 
 class HealthInputs(NamedTuple):
@@ -133,6 +157,16 @@ class TrialFacts:
             found[nct] = [] if facts is None else [dict(zip(self.columns, (nct, *facts[0]), strict=True))]
         return found
 
+    def own_terms(self, ncts: Iterable[str]) -> dict[str, list[Row]]:
+        """NCT id → its :data:`OWN_TERMS_QUERY` rows, as ``select_many`` gives them (ties in the query's order by
+        MeSH id)."""
+        found: dict[str, list[Row]] = {}
+        for nct in ncts:
+            facts = self._facts(nct)
+            terms = () if facts is None else facts[6]
+            found[nct] = [{"nct": nct, "role": role, "mesh_id": ui, "term": term} for role, ui, term in terms]
+        return found
+
     def health_inputs(self, ncts: Iterable[str]) -> dict[str, HealthInputs]:
         """NCT id → what its health score reads (see :class:`HealthInputs`); every trial must be in the store."""
         found = {}
@@ -140,7 +174,7 @@ class TrialFacts:
             facts = self._facts(nct)
             if facts is None:
                 raise KeyError(nct)
-            _, dates, sites, recruiting, changed, slipped = facts
+            _, dates, sites, recruiting, changed, slipped, _ = facts
             rows = [{"milestone": _MILESTONES[m][0], "date": day, "estimated": est} for m, day, est in dates]
             found[nct] = HealthInputs(rows, sites, recruiting, changed, slipped)
         return found
@@ -294,6 +328,29 @@ class _Dates:
         return found
 
 
+class _OwnTerms:
+    """:data:`OWN_TERMS_QUERY`'s rows of every trial: its (role, concept) pairs, each concept's IRI kept once."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.registry: defaultdict[str, list[str]] = defaultdict(list)
+        for subject, term in _values(reader.store, "?s kg:registryTerm ?o", typed=False):
+            self.registry[subject].append(str(term))
+        self.pairs: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
+        concepts: dict[str, str] = {}
+        for role, predicate in _OWN_ROLES:
+            for number, value in reader.each(f"?s {predicate} ?o", typed=False):
+                self.pairs[number].append((role, concepts.setdefault(str(value), str(value))))
+
+    def rows(self, number: int) -> tuple[tuple[str, str, str], ...]:
+        """A trial's rows as (role, MeSH id, term): a row per registry term of the concept, else its MeSH id; ordered
+        by role and term (``ORDER BY``), then MeSH id."""
+        found: list[tuple[str, str, str]] = []
+        for role, concept in self.pairs.get(number, ()):
+            ui = concept[len(MESH.iri) :] if concept.startswith(MESH.iri) else ""  # STRAFTER
+            found.extend((role, ui, term) for term in self.registry.get(concept) or [ui])
+        return tuple(sorted(found, key=lambda row: (row[0], row[2], row[1])))
+
+
 def build_trial_facts(store: Store) -> TrialFacts:
     """Every trial's facts, read whole-predicate by whole-predicate (see the module docstring)."""
     fingerprint = TRIAL_FACTS_INDEX.fingerprint(store)
@@ -302,6 +359,7 @@ def build_trial_facts(store: Store) -> TrialFacts:
     nct, *named = run(store, "trial_summary", {"nct": "NCT00000000"}).variables  # its projection, from the query
     summaries = _summaries(reader, named, locations)
     dates = _Dates(reader)
+    own_terms = _OwnTerms(reader)
     history: defaultdict[str, list[Change]] = defaultdict(list)
     for change in changes(store):
         history[change.nct_id].append(change)
@@ -311,7 +369,8 @@ def build_trial_facts(store: Store) -> TrialFacts:
         number = position[nct]
         changed = history.get(nct, [])
         summary = tuple(column[number] for column in summaries)
-        return (summary, dates.rows(number), sites[number], recruiting[number], len(changed), _slips(changed))
+        slips, terms = _slips(changed), own_terms.rows(number)
+        return (summary, dates.rows(number), sites[number], recruiting[number], len(changed), slips, terms)
 
     packed = Packed.pack(reader.ncts, facts)
     logger.info("trial facts: %d trials, %.1f MB", len(packed), len(packed.blob) / 1e6)

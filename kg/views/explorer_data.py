@@ -25,7 +25,7 @@ from kg.analysis.hierarchy import mesh_loaded, trial_hierarchy
 from kg.analysis.related import RELATED_INDEX, Neighbour, RelatedIndex, rank
 from kg.analysis.search_index import SEPARATOR, search_index
 from kg.analysis.trial import trial_summary
-from kg.analysis.trial_facts import TrialFacts, trial_facts
+from kg.analysis.trial_facts import OWN_TERMS_QUERY, TrialFacts, trial_facts
 from kg.identifiers import is_nct_id, normalize_mesh_id, slug
 from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
@@ -57,20 +57,6 @@ _LABEL_CHARS: Final = 40
 
 # Each query reads one kind of fact for many subjects at once (``?nct`` or ``?node`` bound by select_many); the
 # concepts' two queries live with their index (kg.analysis.concept_facts).
-#: A trial's own MeSH terms: ``trial_mesh`` without the registry's ancestors (85% of its rows), which a page drawn
-#: with the MeSH vocabulary loaded does not show; a fifth of the time for a hop's trials.
-_OWN_TERMS: Final = (
-    SPARQL_PROLOGUE
-    + """SELECT ?role ?mesh_id ?term WHERE {
-  ?trial dcterms:identifier ?nct .
-  { ?trial kg:conditionMesh ?concept . BIND("condition" AS ?role) }
-  UNION { ?trial kg:interventionMesh ?concept . BIND("intervention" AS ?role) }
-  OPTIONAL { ?concept kg:registryTerm ?registry_term }
-  BIND(STRAFTER(STR(?concept), STR(mesh:)) AS ?mesh_id)
-  BIND(COALESCE(?registry_term, ?mesh_id) AS ?term)
-}
-ORDER BY ?role ?term"""
-)
 _WRITTEN_NODE: Final = (
     SPARQL_PROLOGUE
     + """SELECT ?node ?label ?type WHERE {
@@ -262,7 +248,10 @@ class _Reader:
         """``trial_mesh`` rows; with the MeSH vocabulary loaded only the trial's own terms (see ``_term_links``)."""
         if not self.mesh:
             return self._per_trial("trial_mesh", ncts)
-        return select_many(self.store, _OWN_TERMS, "nct", list(trial_terms("trial_mesh", ncts).values()))
+        terms = trial_terms("trial_mesh", ncts)
+        if self._facts is None:
+            return select_many(self.store, OWN_TERMS_QUERY, "nct", list(terms.values()))
+        return self._facts.own_terms(terms)
 
     def _read_summaries(self, ncts: list[str]) -> dict[str, Rows]:
         """``trial_summary`` rows: from the trial facts index on an embedded store, else from the query."""
