@@ -404,6 +404,9 @@ def machine() -> dict[str, Any]:
         int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
     )
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
     return {
         "nproc": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
@@ -413,8 +416,15 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": {name: metadata.version(name) for name in ("pyoxigraph", "rdflib", "oxrdflib", "ijson")},
         "git_commit": commit,
+        "git_changed": bool(changed),  # tracked files differ from the commit
         "load_average_start": os.getloadavg(),
     }
+
+
+def code_measured(machine: dict[str, Any]) -> str:
+    """``commit 0123456789`` of the checkout measured, saying so when its tracked files differed from the commit."""
+    changed = " (plus uncommitted work)" if machine.get("git_changed", True) else ""
+    return f"commit {machine['git_commit'][:10]}{changed}"
 
 
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
@@ -537,7 +547,7 @@ def report(results: dict[str, Any]) -> str:
         "",
         f"{results['date']} · {m['cpu_model']} · {m['nproc']} CPUs · {m['memory_gib']} GiB · "
         f"Python {m['python']} · pyoxigraph {m['packages']['pyoxigraph']} · rdflib {m['packages']['rdflib']} · "
-        f"commit {m['git_commit'][:10]} (plus uncommitted work) · load average {m['load_average_start'][0]:.2f} → "
+        f"{code_measured(m)} · load average {m['load_average_start'][0]:.2f} → "
         f"{m['load_average_end'][0]:.2f}",
         "",
         f"Input: the {results['input']['original_trials']:,} unique real trials of `../shared/data/ctgov/`, then "

@@ -616,7 +616,8 @@ def build_section(tiers: list[dict[str, Any]]) -> list[str]:
             g = t["generation"]
             lines.append(
                 f"| {b['trials']:,} | {workers} | {b['quads']:,} | {g.get('seconds', 0):.0f} | "
-                f"{b['build_seconds']:,.0f} | {b['cpu_seconds']:,.0f} | {b['trials'] / b['build_seconds']:,.0f} | "
+                f"{b['build_seconds']:,.0f} | {_maybe(b.get('cpu_seconds'))} | "
+                f"{b['trials'] / b['build_seconds']:,.0f} | "
                 f"{p.get('read_map_load', 0):,.0f} | {p.get('mesh_and_information_content', 0):,.0f} "
                 f"({p.get('information_content', 0):,.0f}) | "
                 f"{p.get('optimize_and_swap', 0):,.0f} | {p.get('indexes', 0):,.0f} | "
@@ -911,11 +912,11 @@ def report(results: dict[str, Any], plotted: bool) -> str:
         "# kg at registry scale",
         "",
         f"{results['date']} · {m['cpu_model']} · {m['nproc']} CPUs · {m['memory_gib']} GiB · Python {m['python']} · "
-        f"pyoxigraph {m['packages']['pyoxigraph']} · rdflib {m['packages']['rdflib']} · commit {m['git_commit'][:10]} "
-        f"(plus uncommitted work) · load average {m['load_average_start'][0]:.1f} → {m['load_average_end'][0]:.1f}",
+        f"pyoxigraph {m['packages']['pyoxigraph']} · rdflib {m['packages']['rdflib']} · {shared.code_measured(m)} "
+        f"· load average {m['load_average_start'][0]:.1f} → {m['load_average_end'][0]:.1f}",
         "",
-        "**Shared machine**: other work (up to six other sessions' tests and benchmarks) ran on the same 2 cores "
-        "during this run, so wall times are pessimistic and noisy; the load averages above show how busy it was.",
+        "**Machine**: whatever else ran on the same cores shows in the load averages (a run alone reads about 1 to 2: "
+        "its build uses both cores at times); wall times are pessimistic when they are higher.",
         "",
         f"Command: `{results['command']}`. Input: synthetic registries from `kg synth` (seed {SEED}; conditions and "
         f"interventions drawn over {', '.join(results['mesh'])}; every record marked synthetic). Every build is "
@@ -928,6 +929,7 @@ def report(results: dict[str, Any], plotted: bool) -> str:
         *(
             f"- {_tier_name(t)}: {t.get('measured', '?')}, `{t.get('command', '?')}`, load "
             + " → ".join(f"{x:.1f}" for x in t.get("load_average", []))
+            + (f"; rebuilt from {t['rebuilt_from']}" if "rebuilt_from" in t else "")
             for t in tiers
         ),
         "",
@@ -973,6 +975,11 @@ def report(results: dict[str, Any], plotted: bool) -> str:
             lines += ["", f"## {_tier_name(t)} trials: stopped before the end", "", t["partial"]["note"], ""]
             lines += [f"    {line}" for line in t["partial"]["log"]]
     return "\n".join(lines) + "\n"
+
+
+def _maybe(value: float | None) -> str:
+    """A figure, or "not recorded" (a tier rebuilt from its job files, without the runner's own clocks)."""
+    return "not recorded" if value is None else f"{value:,.0f}"
 
 
 def write(results: dict[str, Any], measured: list[dict[str, Any]], args: argparse.Namespace) -> None:

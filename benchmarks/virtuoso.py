@@ -264,8 +264,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"# Named queries on Virtuoso beside embedded Oxigraph: {d['trials']:,} trials",
         "",
         f"{results['date']} · {m['cpu_model']} · {m['nproc']} CPUs · {m['memory_gib']} GiB · Python {m['python']} · "
-        f"pyoxigraph {m['packages']['pyoxigraph']} · {v['version']} · commit {m['git_commit'][:10]} (plus uncommitted "
-        f"work) · load average {m['load_average_start'][0]:.2f} → {m['load_average_end'][0]:.2f}. Command: "
+        f"pyoxigraph {m['packages']['pyoxigraph']} · {v['version']} · {shared.code_measured(m)} · load average "
+        f"{m['load_average_start'][0]:.2f} → {m['load_average_end'][0]:.2f}. Command: "
         f"`{results['command']}`. Store `{results['store']['spec']}` (synthetic trials from `kg synth`, every one "
         "marked synthetic). See `benchmarks/README.md`.",
         "",
