@@ -156,10 +156,7 @@ def peak_rss_mib() -> float:
 
 def current_rss_mib() -> float:
     """Resident set now: what the loaded store keeps, as opposed to the build's transient peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
+    return rss_mib(os.getpid())
 
 
 def rss_mib(pid: int) -> float:

@@ -219,7 +219,7 @@ def _split_for(sparql: str, variable: str) -> tuple[str, str]:
     select = _SELECT.search(sparql)
     where = _WHERE.search(sparql, select.end()) if select else None
     if select is None or where is None:
-        raise QueryError("select_many needs a SELECT … WHERE { … } query")
+        raise QueryError("select_many and select_all need a SELECT … WHERE { … } query")
     if not re.search(rf"\?{variable}\b", sparql[select.end() : where.start()]):
         sparql = f"{sparql[: select.end()]}?{variable} {sparql[select.end() :]}"
         groups = list(_GROUP_BY.finditer(sparql))
