@@ -354,3 +354,41 @@ def test_text_vectors_follow_the_documented_weighting_whatever_the_batch(
             terms, weights = index.row(trial)
             assert terms.tolist() == [term for term, _ in expected], ncts[trial]
             assert weights.tolist() == pytest.approx([w for _, w in expected], rel=1e-6), ncts[trial]
+
+
+def test_text_retrieval_and_cosines_equal_their_definitions_on_real_records(real_index: RelatedIndex) -> None:
+    """The text index answers from postings, spans and binary searches; here each answer is worked out again from the
+    trials' word → weight rows, one trial at a time: the candidates (the query's ``QUERY_TERMS`` heaviest words used
+    by at most ``RETRIEVAL_DF`` of the trials, summed over the trials using them, the best ``TEXT_POOL``), the
+    cosines with other trials, and the shared words an explanation names."""
+    text = real_index.text
+    rows = [dict(zip(*(part.tolist() for part in text.row(trial)), strict=True)) for trial in range(text.trials)]
+    limit = max(related_text.TEXT_POOL, related_text.RETRIEVAL_DF * text.trials)
+    rng = random.Random(3)
+    for query in range(0, text.trials, 9):
+        mine = rows[query]
+        usable = sorted((word for word in mine if text.df[word] <= limit), key=lambda word: -mine[word])
+        chosen = usable[: related_text.QUERY_TERMS]
+        expected = {
+            other: sum(mine[word] * row[word] for word in chosen if word in row)
+            for other, row in enumerate(rows)
+            if other != query and any(word in row for word in chosen)
+        }
+        found, sums = text.candidates(query)
+        got = dict(zip(found.tolist(), sums.tolist(), strict=True))
+        assert len(got) == min(len(expected), related_text.TEXT_POOL), query
+        assert all(got[other] == pytest.approx(expected[other], rel=1e-6) for other in got), query
+        left_out = [score for other, score in expected.items() if other not in got]
+        assert not left_out or max(left_out) <= min(got.values()) * (1 + 1e-6), query
+        others = sorted(rng.sample(range(text.trials), 40))
+        cosines = [sum(weight * rows[other].get(word, 0.0) for word, weight in mine.items()) for other in others]
+        assert text.similarity(query, others) == pytest.approx(cosines, rel=1e-5, abs=1e-9), query
+        for other in others[:8]:
+            product = {text.vocabulary[w]: mine[w] * rows[other][w] for w in set(mine) & set(rows[other])}
+            named = [word.word for word in text.shared(query, other)]
+            assert len(named) == min(len(product), related_text.SHOWN_WORDS), (query, other)
+            assert [word.weight for word in text.shared(query, other)] == [
+                pytest.approx(product[word], abs=1e-4) for word in named
+            ], (query, other)
+            left_out = [value for word, value in product.items() if word not in named]
+            assert not left_out or max(left_out) <= min(product[word] for word in named) + 1e-6, (query, other)

@@ -7,7 +7,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["distinct"]
+__all__ = ["distinct", "spans"]
 
 Scalar = TypeVar("Scalar", bound=np.generic)
 
@@ -23,3 +23,15 @@ def distinct(values: npt.NDArray[Scalar]) -> npt.NDArray[Scalar]:
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep]
+
+
+Positions = npt.NDArray[np.int64]
+
+
+def spans(ptr: npt.NDArray[np.integer], rows: npt.NDArray[np.integer]) -> tuple[Positions, Positions]:
+    """Rows of a packed table (row ``i`` is ``items[ptr[i]:ptr[i + 1]]``) laid end to end, without a Python loop:
+    (position in ``rows`` of each item's row, the item's position in ``items``)."""
+    starts = ptr[rows].astype(np.int64)
+    lengths = ptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    return owner, np.arange(len(owner)) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)

@@ -77,7 +77,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from kg.analysis.arrays import distinct
+from kg.analysis.arrays import distinct, spans
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.analysis.related_names import name_key
 from kg.analysis.related_text import SharedWord, TextIndex, build_text_index
@@ -258,11 +258,7 @@ class Lists:
 
     def gather(self, trials: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """The lists of ``trials`` laid end to end: (position in ``trials`` of each item's owner, the items)."""
-        ptr = np.frombuffer(self.ptr, dtype=np.int32)
-        starts = ptr[trials].astype(np.int64)
-        lengths = ptr[trials + 1] - starts
-        owner = np.repeat(np.arange(len(trials)), lengths)
-        at = np.arange(len(owner)) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        owner, at = spans(np.frombuffer(self.ptr, dtype=np.int32), trials)
         return owner, np.frombuffer(self.items, dtype=np.int32)[at]
 
 
@@ -275,9 +271,15 @@ class Values:
     ic: Sequence[float]
     per_trial: Lists
     trials: Lists | None = None
+    #: ``ic`` as an array, for totalling many candidates at once (made when read, not saved).
+    ic_array: npt.NDArray[np.float64] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.labels, self.ic = untracked(self.labels), untracked(self.ic)
+        self.ic_array = np.array(self.ic, dtype=np.float64)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "ic_array"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -854,8 +856,9 @@ def _feature_totals(
             continue
         table = index.features[feature.name]
         owner, items = table.per_trial.gather(others)
-        hit = np.isin(items, np.fromiter(mine, dtype=np.int32, count=len(mine)))
-        ic = np.fromiter((table.ic[v] for v in items[hit]), dtype=np.float64, count=int(hit.sum()))
+        wanted = np.sort(np.fromiter(mine, dtype=np.int32, count=len(mine)))
+        hit = wanted[np.minimum(np.searchsorted(wanted, items), len(wanted) - 1)] == items  # np.isin, 8x faster
+        ic = table.ic_array[items[hit]]
         found = np.minimum(feature.cap, feature.factor * np.bincount(owner[hit], weights=ic, minlength=len(others)))
         total += weight * (np.where(without_mesh, found, 0.0) if feature.unless_mesh else found)
     return total

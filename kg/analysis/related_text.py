@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, Final
 import numpy as np
 import numpy.typing as npt
 
+from kg.analysis.arrays import spans
 from kg.analysis.saved_index import untracked
 from kg.store import Store
 from kg.vocab import CTGOV_STUDY, SPARQL_PROLOGUE
@@ -197,17 +198,18 @@ class TextIndex:
         chosen = np.argsort(-weights, kind="stable")[:QUERY_TERMS]
         if not len(chosen):
             return np.empty(0, dtype=np.int64), np.empty(0)
-        spans = [(self.postings_ptr[t], self.postings_ptr[t + 1]) for t in terms[chosen]]
-        trials = np.concatenate([self.postings[a:b] for a, b in spans])
-        gains = np.concatenate(
-            [self.posting_weights[a:b] * w for (a, b), w in zip(spans, weights[chosen], strict=True)]
-        )
-        sums = np.bincount(trials, weights=gains, minlength=self.trials)  # linear: no sort of the postings
-        sums[query] = 0.0
-        found = np.flatnonzero(sums)
+        word, at = spans(self.postings_ptr, terms[chosen])
+        trials, gains = self.postings[at], self.posting_weights[at] * weights[chosen][word]
+        # Summed per distinct trial by sorting the few thousand postings: a count over every trial of the registry
+        # and a scan for its non-zero sums took five times as long at 600,000 trials.
+        found, where = np.unique(trials, return_inverse=True)
+        sums = np.bincount(where, weights=gains, minlength=len(found))
+        keep = (found != query) & (sums != 0)
+        found, sums = found[keep], sums[keep]
         if len(found) > TEXT_POOL:
-            found = found[np.argpartition(-sums[found], TEXT_POOL)[:TEXT_POOL]]
-        return found.astype(np.int64), sums[found].astype(np.float64)
+            best = np.argpartition(-sums, TEXT_POOL)[:TEXT_POOL]
+            found, sums = found[best], sums[best]
+        return found.astype(np.int64), sums.astype(np.float64)
 
     def similarity(self, query: int, others: Sequence[int]) -> list[float]:
         """The cosine of the query's vector with each other trial's."""
@@ -216,10 +218,8 @@ class TextIndex:
         terms, weights = self.row(query)
         if not len(terms):
             return [0.0] * len(others)
-        spans = [(self.ptr[o], self.ptr[o + 1]) for o in others]
-        segment = np.repeat(np.arange(len(others)), [b - a for a, b in spans])
-        items = np.concatenate([self.terms[a:b] for a, b in spans])
-        values = np.concatenate([self.weights[a:b] for a, b in spans])
+        segment, rows = spans(self.ptr, np.asarray(others, dtype=np.int64))
+        items, values = self.terms[rows], self.weights[rows]
         at = np.minimum(np.searchsorted(terms, items), len(terms) - 1)
         products = np.where(terms[at] == items, values * weights[at], 0.0)
         return [float(x) for x in np.bincount(segment, weights=products, minlength=len(others))]
@@ -227,7 +227,7 @@ class TextIndex:
     def shared(self, query: int, other: int, limit: int = SHOWN_WORDS) -> list[SharedWord]:
         """The words adding most to the two trials' cosine, heaviest first."""
         mine, theirs = slice(self.ptr[query], self.ptr[query + 1]), slice(self.ptr[other], self.ptr[other + 1])
-        common, at_mine, at_theirs = np.intersect1d(self.terms[mine], self.terms[theirs], return_indices=True)
+        common, at_mine, at_theirs = _common(self.terms[mine], self.terms[theirs])
         products = self.weights[mine][at_mine] * self.weights[theirs][at_theirs]
         order = np.argsort(-products, kind="stable")[:limit]
         return [
@@ -239,6 +239,16 @@ class TextIndex:
             )
             for i in order
         ]
+
+
+def _common(mine: IntArray, theirs: IntArray) -> tuple[IntArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``np.intersect1d(mine, theirs, return_indices=True)`` of two rows (sorted, each word once), by binary search:
+    four times faster on rows this short."""
+    if not len(theirs):
+        return mine[:0], np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    at = np.minimum(np.searchsorted(theirs, mine), len(theirs) - 1)
+    at_mine = np.flatnonzero(theirs[at] == mine)
+    return mine[at_mine], at_mine, at[at_mine]
 
 
 def _field_names(mask: int) -> list[str]:
