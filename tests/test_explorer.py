@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import copy
+import gc
 import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import weakref
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from kg.identifiers import normalize_mesh_id, slug
 from kg.pipeline.build import build
 from kg.queries import QueryError
 from kg.store import Store, open_store
+from kg.views import explorer_data as explorer_data_module
 from kg.views.explorer import VIS_NETWORK, render_explorer, render_page, script_json
 from kg.views.explorer_data import expand, explorer_data
 from tests.conftest import DIGESTIVE_NEOPLASMS_ANCESTORS, LUTETIUM, LUTETIUM_ANCESTORS, SEED_NCT
@@ -304,6 +308,41 @@ def test_expanding_a_condition_as_written_gives_the_trials_naming_it(
     answer = expand(explorer_store, f"condition/{slug(condition)}", top=50)
     assert {node["id"] for node in answer["nodes"] if node["kind"] == "trial"} == naming
     assert answer["nodes"][0]["facts"]["trials"] == len(naming)
+
+
+def test_the_collector_is_off_while_pages_are_drawn_and_back_as_it_was(
+    explorer_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages are drawn with Python's cyclic collector paused (:mod:`kg.views.collector`), also when two threads of
+    ``kg serve`` draw at once: it is on again only after the last page, and stays off for a caller who had it off."""
+    seen: list[bool] = []
+    ranked = explorer_data_module._ranked
+    inside, release = threading.Event(), threading.Event()
+
+    def watching(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        if threading.current_thread().name == "first":
+            inside.set()
+            release.wait(30)
+        return ranked(*args)
+
+    monkeypatch.setattr(explorer_data_module, "_ranked", watching)
+    monkeypatch.setattr(explorer_data_module, "_RANKED", weakref.WeakKeyDictionary())
+    assert gc.isenabled()
+    first = threading.Thread(target=explorer_data, args=(explorer_store, SEED_NCT), kwargs={"depth": 1}, name="first")
+    first.start()
+    assert inside.wait(30)
+    explorer_data(explorer_store, SEED_NCT, depth=1)  # a second page, drawn and done while the first is still drawn
+    assert not gc.isenabled()
+    release.set()
+    first.join(30)
+    assert gc.isenabled() and seen and not any(seen)
+    gc.disable()
+    try:
+        explorer_data(explorer_store, SEED_NCT, depth=1)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_expand_takes_ids_in_any_spelling(explorer_store: Store) -> None:

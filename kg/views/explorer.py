@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from kg.atomic import write_atomic
 from kg.store import Store
+from kg.views.collector import COLLECTOR_PAUSED
 from kg.views.explorer_data import GROUPS, expand, explorer_data
 from kg.views.jinja import environment
 
@@ -112,8 +113,10 @@ def render_page(data: dict[str, Any], *, api_base: str | None = None) -> str:
 
 
 def render_explorer(store: Store, nct_id: str, *, depth: int = 2, top: int = 10, api_base: str | None = None) -> str:
-    """The whole self-contained explorer page for a trial (see :func:`explorer_data` for what it embeds)."""
-    return render_page(explorer_data(store, nct_id, depth=depth, top=top), api_base=api_base)
+    """The whole self-contained explorer page for a trial (see :func:`explorer_data` for what it embeds). The
+    collector stays paused until the page's data is let go, so that it never walks them."""
+    with COLLECTOR_PAUSED:
+        return render_page(explorer_data(store, nct_id, depth=depth, top=top), api_base=api_base)
 
 
 def write_explorer(store: Store, nct_id: str, path: Path, *, depth: int = 2, top: int = 10) -> Path:

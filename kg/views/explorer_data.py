@@ -29,6 +29,7 @@ from kg.analysis.trial_facts import OWN_TERMS_QUERY, TrialFacts, trial_facts
 from kg.identifiers import is_nct_id, normalize_mesh_id, slug
 from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
+from kg.views.collector import COLLECTOR_PAUSED
 from kg.views.markdown import plain_text
 from kg.vocab import CTGOV_STUDY, DATA, MESH, SPARQL_PROLOGUE
 
@@ -641,7 +642,11 @@ def explorer_data(store: Store, nct_id: str, *, depth: int = 2, top: int = 10) -
     """
     if depth < 0:
         raise QueryError(f"--depth must be 0 or more, not {depth}")
-    reader = _Reader(store, top)
+    with COLLECTOR_PAUSED:
+        return _explorer_data(_Reader(store, top), nct_id, depth)
+
+
+def _explorer_data(reader: _Reader, nct_id: str, depth: int) -> dict[str, Any]:
     first = _centre(reader, nct_id.strip().upper())
     centre = next(iter(first.nodes))
     known: dict[str, Node] = dict(first.nodes)
@@ -661,7 +666,7 @@ def explorer_data(store: Store, nct_id: str, *, depth: int = 2, top: int = 10) -
     data = first.to_json(centre)
     data.update(
         depth=depth,
-        top=top,
+        top=reader.top,
         hierarchy="MeSH vocabulary (loaded)" if reader.mesh else "the registry's derived ancestor lists",
         expansions=expansions,
         catalogue={node_id: node for node_id, node in known.items() if node_id not in first.nodes},
