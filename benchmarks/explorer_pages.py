@@ -27,8 +27,7 @@ from typing import Any, Final
 import kg  # before benchmarks/run.py, which puts this checkout first on the path: the checkout measured is the
 from kg.analysis.indexes import SAVED_INDEXES  # one PYTHONPATH names, if any
 from kg.store import open_store
-from kg.views.explorer import render_page
-from kg.views.explorer_data import explorer_data
+from kg.views.explorer import render_explorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as shared  # benchmarks/run.py: machine facts, logging
@@ -47,11 +46,11 @@ def pages(spec: str, count: int, depth: int) -> dict[str, Any]:
             kind.load(store)
         ncts = sorted(str(nct) for nct in store.select(_NCTS).column("nct"))
         first, *drawn = random.Random(SEED).sample(ncts, count + 1)
-        render_page(explorer_data(store, first, depth=depth))
+        render_explorer(store, first, depth=depth)
         ms = []
         for nct in drawn:
             started = time.perf_counter()
-            render_page(explorer_data(store, nct, depth=depth))
+            render_explorer(store, nct, depth=depth)
             ms.append((time.perf_counter() - started) * 1000)
             shared.log(f"{nct}: {ms[-1]:,.0f} ms")
     ms.sort()

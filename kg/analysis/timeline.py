@@ -25,9 +25,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
 from kg.queries import QueryError, load_query, select_many, trial_terms
 from kg.store import Store, Value
@@ -129,6 +130,15 @@ class Milestone:
         }
 
 
+class _Dated(NamedTuple):
+    """A milestone's date as the record gives it, before its state and gap on a given day."""
+
+    info: MilestoneInfo
+    recorded: str
+    day: date
+    estimated: bool | None
+
+
 @dataclass(frozen=True)
 class Timeline:
     """Milestones and progress of one trial on one day."""
@@ -182,8 +192,10 @@ def round_half_up(value: float) -> int:
     return math.floor(value + 0.5)
 
 
+@lru_cache(maxsize=8192)
 def parse_date(text: str) -> date | None:
-    """``YYYY-MM-DD``, ``YYYY-MM`` (the 1st) or ``YYYY`` (1 January); None for anything else."""
+    """``YYYY-MM-DD``, ``YYYY-MM`` (the 1st) or ``YYYY`` (1 January); None for anything else. Remembered: a page
+    of thousands of trials parses the same few thousand dates again and again."""
     parts = text.strip().split("-")
     try:
         numbers = [int(part) for part in parts]
@@ -237,7 +249,7 @@ def timelines(store: Store, nct_ids: Iterable[str], *, as_of: date | None = None
 
 def timeline_of_rows(nct: str, rows: list[dict[str, Value]], day: date) -> Timeline:
     """The timeline on ``day`` of a trial whose ``trial_dates`` rows the caller has read already."""
-    found: dict[str, Milestone] = {}
+    found: dict[str, _Dated] = {}
     for row in rows:
         info = _BY_KEY.get(str(row["milestone"]))
         recorded = str(row["date"] or "")
@@ -245,8 +257,7 @@ def timeline_of_rows(nct: str, rows: list[dict[str, Value]], day: date) -> Timel
         if info is None or parsed is None or info.key in found:
             continue
         estimated = row["estimated"] if isinstance(row["estimated"], bool) else None
-        found[info.key] = Milestone(info, recorded, parsed, estimated, _state(info, parsed, estimated, day))
-    milestones = _with_gaps([found[info.key] for info in MILESTONES if info.key in found])
+        found[info.key] = _Dated(info, recorded, parsed, estimated)
     start = found.get("study_start")
     end = found.get("primary_completion") or found.get("study_completion")
     share = None
@@ -255,7 +266,7 @@ def timeline_of_rows(nct: str, rows: list[dict[str, Value]], day: date) -> Timel
     return Timeline(
         nct_id=nct,
         as_of=day,
-        milestones=milestones,
+        milestones=_with_gaps([found[info.key] for info in MILESTONES if info.key in found], day),
         period_start=start.day if start else None,
         period_end=end.day if end else None,
         months_left=months_between(day, end.day) if end else None,
@@ -271,14 +282,14 @@ def _state(info: MilestoneInfo, day: date, estimated: bool | None, as_of: date) 
     return {True: "overdue", False: "completed", None: "not stated"}[estimated]
 
 
-def _with_gaps(milestones: list[Milestone]) -> list[Milestone]:
+def _with_gaps(dated: list[_Dated], as_of: date) -> list[Milestone]:
     """Trial milestones in date order (ties keep the table's order), each with the gap to the next; then the rest."""
-    chain = sorted((item for item in milestones if item.info.chain), key=lambda item: item.day)
-    linked = []
-    for current, following in zip(chain, [*chain[1:], None], strict=True):
-        if following is None:
-            linked.append(current)
-            continue
-        days = (following.day - current.day).days
-        linked.append(replace(current, gap_days=days, gap=span_words(days)))
-    return linked + [item for item in milestones if not item.info.chain]
+    chain = sorted((item for item in dated if item.info.chain), key=lambda item: item.day)
+    milestones = []
+    for number, (info, recorded, day, estimated) in enumerate(chain + [item for item in dated if not item.info.chain]):
+        gap = (chain[number + 1].day - day).days if number + 1 < len(chain) else None
+        state = _state(info, day, estimated, as_of)
+        milestones.append(
+            Milestone(info, recorded, day, estimated, state, gap, None if gap is None else span_words(gap))
+        )
+    return milestones
