@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import kg.analysis.indexes
 import kg.pipeline.build
 from kg.analysis.health import HEALTH_PEERS_INDEX
 from kg.analysis.indexes import (
@@ -21,9 +22,12 @@ from kg.analysis.indexes import (
     refresh_saved_indexes,
 )
 from kg.analysis.landscape_index import LANDSCAPE_INDEX
+from kg.analysis.search_index import SEARCH_INDEX
 from kg.cli.main import app
+from kg.demo import demo_mesh_file
 from kg.demo.registry import registry_studies
 from kg.pipeline.build import BuildReport, build
+from kg.pipeline.mesh_load import load_mesh_into, read_mesh
 from kg.store import open_store
 from tests.conftest import CTGOV_DATA
 
@@ -63,7 +67,8 @@ def test_a_build_announces_its_steps_and_times_each_index(small_real_build: tupl
 
 
 def _saved(spec: str) -> dict[str, bytes]:
-    return {kind.name: path.read_bytes() for kind in SAVED_INDEXES if (path := kind.path(spec)) is not None}
+    """The indexes saved beside a store, by name."""
+    return {kind.name: path.read_bytes() for kind in SAVED_INDEXES if (path := kind.path(spec)) and path.is_file()}
 
 
 def test_indexes_rebuilt_in_processes_are_the_ones_built_here(small_real_store: str) -> None:
@@ -131,3 +136,33 @@ def test_an_index_that_reads_another_is_rebuilt_after_it_in_its_process(small_re
     jobs = process_jobs(list(SAVED_INDEXES))
     assert [LANDSCAPE_INDEX.name, HEALTH_PEERS_INDEX.name] in jobs
     assert sorted(name for job in jobs for name in job) == sorted(kind.name for kind in SAVED_INDEXES)
+
+
+def test_kg_mesh_load_rebuilds_the_indexes_saved_before_in_processes(
+    small_real_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kg mesh load`` on a built store closes it, then rebuilds the indexes saved beside it side by side in
+    processes, as a build does at scale: only those saved before, each valid for the store with its new vocabulary."""
+    search = SEARCH_INDEX.path(small_real_store)
+    assert search is not None
+    search.unlink()
+    before = _saved(small_real_store)
+    jobs: list[list[str]] = []
+
+    def recorded(spec: str, names: list[str]) -> dict[str, float]:
+        jobs.append(names)
+        return _run_process(spec, names)
+
+    monkeypatch.setattr(kg.analysis.indexes, "_processes_for", lambda store: 2)  # as on two cores at scale
+    monkeypatch.setattr(kg.analysis.indexes, "_run_process", recorded)
+    report = load_mesh_into(small_real_store, read_mesh([demo_mesh_file()]))
+    assert report.descriptors > 0 and sorted(report.index_seconds) == sorted(before)
+    assert len(jobs) > 1 and sorted(name for job in jobs for name in job) == sorted(before)
+    assert not search.exists()
+    after = _saved(small_real_store)
+    assert sorted(after) == sorted(before) and any(after[name] != before[name] for name in after)
+    with open_store(small_real_store, read_only=True) as store:
+        for kind in SAVED_INDEXES:
+            path = kind.path(small_real_store)
+            if kind.name in after:
+                assert path is not None and kind.read_saved(path, kind.fingerprint(store)) is not None, kind.name

@@ -65,10 +65,13 @@ class IndexRefreshFailed(KgError, RuntimeError):
     """An index process failed: the store is built and usable, its index is rebuilt on first use."""
 
 
-def refresh_saved_indexes(target: str | Store | None, *, processes: int | None = None) -> dict[str, float]:
-    """Rebuild every saved index after a build (``target`` is the store spec, ``None`` for the default) or a MeSH
-    load (``target`` is the open store; rebuilt only where an index was saved before, so a build's staging store
-    gets none). The seconds each index took, by name.
+def refresh_saved_indexes(
+    target: str | Store | None, *, processes: int | None = None, saved_only: bool = False
+) -> dict[str, float]:
+    """Rebuild the saved indexes of a store, by its spec (``None`` for the default) after a build or ``kg mesh load``,
+    or here on an open store after a MeSH load into it (a build's staging store: it has none saved yet). The seconds
+    each index took, by name. An open store's are rebuilt only where one was saved before, a spec's all of them, or
+    with ``saved_only`` those saved before.
 
     A store spec's indexes are rebuilt in ``processes`` processes side by side (default: one per core when the store
     holds :data:`PARALLEL_FROM` trials or more, else here, one after another)."""
@@ -76,7 +79,9 @@ def refresh_saved_indexes(target: str | Store | None, *, processes: int | None =
         timed = ((kind.name, _timed(kind, target, only_if_saved=True)) for kind in SAVED_INDEXES)
         return {name: seconds for name, seconds in timed if seconds is not None}
     spec = target or default_spec()
-    kinds = [kind for kind in SAVED_INDEXES if kind.path(spec) is not None]
+    kinds = [
+        kind for kind in SAVED_INDEXES if (path := kind.path(spec)) is not None and (path.is_file() or not saved_only)
+    ]
     if not kinds:
         return {}
     with open_store(spec, read_only=True) as store:

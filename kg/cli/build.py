@@ -13,7 +13,7 @@ from kg.cli.output import errors
 if TYPE_CHECKING:
     from kg.pipeline.mesh_load import MeshLoadReport
 
-__all__ = ["build", "print_mesh_report"]
+__all__ = ["build", "print_index_seconds", "print_mesh_report"]
 
 
 @app.command()
@@ -96,8 +96,12 @@ def build(
         )
     if report.mesh is not None:
         print_mesh_report(report.mesh)
-    if report.index_seconds:
-        taken = ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in report.index_seconds.items())
+    print_index_seconds(report.index_seconds)
+
+
+def print_index_seconds(index_seconds: dict[str, float]) -> None:
+    if index_seconds:
+        taken = ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in index_seconds.items())
         errors.print(f"Indexes saved beside the store: {taken}.", markup=False)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kg.cli.app import StoreOption, app
-from kg.cli.build import print_mesh_report
+from kg.cli.build import print_index_seconds, print_mesh_report
 from kg.cli.output import console
 
 __all__ = ["mesh_app"]
@@ -46,12 +46,12 @@ def mesh_load(
 ) -> None:
     """Load MeSH files into the store (created if there is none yet), replacing its vocabulary; recomputes
     information content."""
-    from kg.pipeline.mesh_load import apply_mesh, read_mesh
-    from kg.store import open_store
+    from kg.pipeline.mesh_load import load_mesh_into, read_mesh
 
     for file in files:
         if not file.is_file():
             raise FileNotFoundError(f"no such MeSH file: {file}")
     read = read_mesh(files)  # files that are not MeSH fail here, before a store is opened or created
-    with open_store(store, create=True) as opened:  # a new data home: the vocabulary first, trials later
-        print_mesh_report(apply_mesh(opened, read))
+    report = load_mesh_into(store, read)  # a new data home: the vocabulary first, trials later
+    print_mesh_report(report)
+    print_index_seconds(report.index_seconds)
