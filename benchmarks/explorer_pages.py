@@ -71,13 +71,14 @@ def report(results: dict[str, Any]) -> str:
         f"`render_explorer` of random trials (seed {SEED}), each drawn for the first time in the process, after the "
         "saved indexes were loaded and one first page drawn. `python benchmarks/explorer_pages.py`, see its docstring.",
         "",
-        "| code | trials | depth | pages | p50 ms | p95 ms | max ms | measured |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| code | trials | depth | pages | p50 ms | p95 ms | max ms | machine | measured |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for run in results["runs"]:
         lines.append(
             f"| {run['label']} | {run['trials']:,} | {run['depth']} | {run['pages']} | {run['p50_ms']:,.0f} | "
-            f"{run['p95_ms']:,.0f} | {run['max_ms']:,.0f} | {run['date']}, load average "
+            f"{run['p95_ms']:,.0f} | {run['max_ms']:,.0f} | {run['machine'].get('cpu_model', 'not recorded')} | "
+            f"{run['date']}, load average "
             f"{run['machine']['load_average_start'][0]:.2f} |"
         )
     return "\n".join(lines) + "\n"

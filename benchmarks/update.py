@@ -18,7 +18,6 @@ import copy
 import itertools
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +37,9 @@ from kg.graphs import CHANGES_GRAPH  # noqa: E402
 from kg.store import open_store  # noqa: E402
 from kg.vocab import SPARQL_PROLOGUE  # noqa: E402
 from tests.replay_server import ReplayData, ReplayServer, nct_of  # noqa: E402
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import run as shared  # noqa: E402  # benchmarks/run.py: machine facts
 
 Study = dict[str, Any]
 SEED: Final = 20251114
@@ -76,7 +78,7 @@ def main() -> None:
 
 def run(tmp: Path, trials: int, changed: int) -> dict[str, Any]:
     """Fetch and build, then three updates (two cycles of changes, one with none); every figure measured."""
-    results: dict[str, Any] = {"trials": trials, "changed": changed, "machine": machine(), "load": [load()]}
+    results: dict[str, Any] = {"trials": trials, "changed": changed, "machine": shared.machine(), "load": [load()]}
     started = time.perf_counter()
     studies = list(registry_studies(trials, seed=SEED))
     results["generate_s"] = round(time.perf_counter() - started, 1)
@@ -255,19 +257,6 @@ def load() -> dict[str, Any]:
     return {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "loadavg": os.getloadavg()}
 
 
-def machine() -> dict[str, Any]:
-    import pyoxigraph
-
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=10", "HEAD"], capture_output=True, text=True)
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "pyoxigraph": pyoxigraph.__version__,
-        "commit": commit.stdout.strip(),
-        "date": date.today().isoformat(),
-    }
-
-
 def report(results: dict[str, Any]) -> str:
     """The figures as Markdown."""
     build, updates, bypassed = results["fetch_build"], results["updates"], results["bypassed"]
@@ -289,9 +278,10 @@ def report(results: dict[str, Any]) -> str:
         [
             "# Cost of change events in `kg update`",
             "",
-            f"Command: `{results['command']}` · {machine['date']} · {machine['cpus']} CPUs (shared) · Python "
-            f"{machine['python']} · pyoxigraph {machine['pyoxigraph']} · commit {machine['commit']} (plus uncommitted "
-            f"work) · 1-minute load average at each step: {loads}.",
+            f"Command: `{results['command']}` · {results['load'][0]['at'][:10]} · {machine['cpu_model']}, "
+            f"{machine['usable_cpus']} CPUs (shared) · Python {machine['python']} · pyoxigraph "
+            f"{machine['packages']['pyoxigraph']} · {shared.code_measured(machine)} · 1-minute load average at each "
+            f"step: {loads}.",
             "",
             f"Store: {results['trials']:,} synthetic trials generated in {results['generate_s']} s, fetched from the "
             f"loopback replay server and built by `kg fetch --build` in {build['wall_s']} s (peak RSS of the main "
