@@ -401,8 +401,11 @@ def machine() -> dict[str, Any]:
         int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:")
     )
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
-    changed = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=REPO
+    changed = subprocess.run(  # a run's own results, written between its tiers, are not a change to the code
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     ).stdout.strip()
     return {
         "nproc": os.cpu_count(),
@@ -413,7 +416,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": {name: metadata.version(name) for name in ("pyoxigraph", "rdflib", "oxrdflib", "ijson")},
         "git_commit": commit,
-        "git_changed": bool(changed),  # tracked files differ from the commit
+        "git_changed": bool(changed),  # tracked files other than results differ from the commit
         "load_average_start": os.getloadavg(),
     }
 
