@@ -32,6 +32,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, BinaryIO, Final
 
 import numpy as np
@@ -230,14 +231,16 @@ class TextIndex:
         common, at_mine, at_theirs = _common(self.terms[mine], self.terms[theirs])
         products = self.weights[mine][at_mine] * self.weights[theirs][at_theirs]
         order = np.argsort(-products, kind="stable")[:limit]
+        rows = zip(
+            common[order].tolist(),
+            products[order].tolist(),
+            self.fields[mine][at_mine[order]].tolist(),
+            self.fields[theirs][at_theirs[order]].tolist(),
+            strict=True,
+        )
         return [
-            SharedWord(
-                self.vocabulary[int(common[i])],
-                round(float(products[i]), 4),
-                _field_names(int(self.fields[mine][at_mine[i]])),
-                _field_names(int(self.fields[theirs][at_theirs[i]])),
-            )
-            for i in order
+            SharedWord(self.vocabulary[word], round(product, 4), _field_names(ours), _field_names(others))
+            for word, product, ours, others in rows
         ]
 
 
@@ -252,7 +255,13 @@ def _common(mine: IntArray, theirs: IntArray) -> tuple[IntArray, npt.NDArray[np.
 
 
 def _field_names(mask: int) -> list[str]:
-    return [f.name for bit, f in enumerate(FIELDS) if mask & (1 << bit)]
+    return list(_fields_in(mask))
+
+
+@cache
+def _fields_in(mask: int) -> tuple[str, ...]:
+    """The names of the fields a mask holds (one bit per field: a few hundred masks occur)."""
+    return tuple(f.name for bit, f in enumerate(FIELDS) if mask & (1 << bit))
 
 
 class _Spill:
