@@ -7,7 +7,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["distinct", "spans"]
+__all__ = ["distinct", "located", "spans"]
 
 Scalar = TypeVar("Scalar", bound=np.generic)
 
@@ -35,3 +35,13 @@ def spans(ptr: npt.NDArray[np.integer], rows: npt.NDArray[np.integer]) -> tuple[
     lengths = ptr[rows + 1] - starts
     owner = np.repeat(np.arange(len(rows)), lengths)
     return owner, np.arange(len(owner)) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+
+
+def located(ordered: npt.NDArray[Scalar], values: npt.NDArray[Scalar]) -> tuple[Positions, npt.NDArray[np.bool_]]:
+    """Where each of ``values`` would sit in ``ordered`` (sorted, distinct), and whether it is there: ``np.isin``
+    with the positions, by binary search, several times faster than ``np.isin`` or ``np.intersect1d`` on the short
+    rows of a ranking."""
+    if not len(ordered):
+        return np.zeros(len(values), dtype=np.int64), np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return at, ordered[at] == values

@@ -77,7 +77,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from kg.analysis.arrays import distinct, spans
+from kg.analysis.arrays import distinct, located, spans
 from kg.analysis.hierarchy import concept_facts, mesh_loaded
 from kg.analysis.related_names import name_key
 from kg.analysis.related_text import SharedWord, TextIndex, build_text_index
@@ -857,7 +857,7 @@ def _feature_totals(
         table = index.features[feature.name]
         owner, items = table.per_trial.gather(others)
         wanted = np.sort(np.fromiter(mine, dtype=np.int32, count=len(mine)))
-        hit = wanted[np.minimum(np.searchsorted(wanted, items), len(wanted) - 1)] == items  # np.isin, 8x faster
+        _, hit = located(wanted, items)
         ic = table.ic_array[items[hit]]
         found = np.minimum(feature.cap, feature.factor * np.bincount(owner[hit], weights=ic, minlength=len(others)))
         total += weight * (np.where(without_mesh, found, 0.0) if feature.unless_mesh else found)

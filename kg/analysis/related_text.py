@@ -38,7 +38,7 @@ from typing import Any, BinaryIO, Final
 import numpy as np
 import numpy.typing as npt
 
-from kg.analysis.arrays import spans
+from kg.analysis.arrays import located, spans
 from kg.analysis.saved_index import untracked
 from kg.store import Store
 from kg.vocab import CTGOV_STUDY, SPARQL_PROLOGUE
@@ -221,8 +221,8 @@ class TextIndex:
             return [0.0] * len(others)
         segment, rows = spans(self.ptr, np.asarray(others, dtype=np.int64))
         items, values = self.terms[rows], self.weights[rows]
-        at = np.minimum(np.searchsorted(terms, items), len(terms) - 1)
-        products = np.where(terms[at] == items, values * weights[at], 0.0)
+        at, shared = located(terms, items)
+        products = np.where(shared, values * weights[at], 0.0)
         return [float(x) for x in np.bincount(segment, weights=products, minlength=len(others))]
 
     def shared(self, query: int, other: int, limit: int = SHOWN_WORDS) -> list[SharedWord]:
@@ -247,10 +247,8 @@ class TextIndex:
 def _common(mine: IntArray, theirs: IntArray) -> tuple[IntArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """``np.intersect1d(mine, theirs, return_indices=True)`` of two rows (sorted, each word once), by binary search:
     four times faster on rows this short."""
-    if not len(theirs):
-        return mine[:0], np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    at = np.minimum(np.searchsorted(theirs, mine), len(theirs) - 1)
-    at_mine = np.flatnonzero(theirs[at] == mine)
+    at, shared = located(theirs, mine)
+    at_mine = np.flatnonzero(shared)
     return mine[at_mine], at_mine, at[at_mine]
 
 
