@@ -145,15 +145,11 @@ class TrialFacts:
         """Every trial's NCT id, in order."""
         return [key.decode("ascii") for key in self.packed.keys]
 
-    def _facts(self, nct: str) -> tuple[Any, ...] | None:
-        found: tuple[Any, ...] | None = self.packed.get(nct)
-        return found
-
     def summaries(self, ncts: Iterable[str]) -> dict[str, list[Row]]:
         """NCT id → its ``trial_summary`` rows (one, or none for a trial not in the store), as ``select_many``."""
         found: dict[str, list[Row]] = {}
         for nct in ncts:
-            facts = self._facts(nct)
+            facts = self.packed.get(nct)
             found[nct] = [] if facts is None else [dict(zip(self.columns, (nct, *facts[0]), strict=True))]
         return found
 
@@ -162,7 +158,7 @@ class TrialFacts:
         MeSH id)."""
         found: dict[str, list[Row]] = {}
         for nct in ncts:
-            facts = self._facts(nct)
+            facts = self.packed.get(nct)
             terms = () if facts is None else facts[6]
             found[nct] = [{"nct": nct, "role": role, "mesh_id": ui, "term": term} for role, ui, term in terms]
         return found
@@ -171,7 +167,7 @@ class TrialFacts:
         """NCT id → what its health score reads (see :class:`HealthInputs`); every trial must be in the store."""
         found = {}
         for nct in ncts:
-            facts = self._facts(nct)
+            facts = self.packed.get(nct)
             if facts is None:
                 raise KeyError(nct)
             _, dates, sites, recruiting, changed, slipped, _ = facts
