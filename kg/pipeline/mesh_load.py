@@ -59,9 +59,11 @@ def load_mesh(
 ) -> MeshLoadReport:
     """Replace the store's MeSH graph with the vocabulary in ``paths`` (descriptor, supplementary and mtrees
     files, any order), then recompute information content (from ``terms`` when the caller has them). The year is
-    read from the file names unless given. Files that are not MeSH raise :class:`MeshLoadFailed` before the store
-    is touched."""
-    return apply_mesh(store, read_mesh(paths, version=version), terms=terms)
+    read from the file names unless given, and the indexes saved beside the store are rebuilt here. Files that are
+    not MeSH raise :class:`MeshLoadFailed` before the store is touched."""
+    report = apply_mesh(store, read_mesh(paths, version=version), terms=terms)
+    report.index_seconds = refresh_saved_indexes(store)
+    return report
 
 
 def read_mesh(paths: Iterable[Path | str], *, version: str | None = None) -> MeshRead:
@@ -94,16 +96,14 @@ def load_mesh_into(spec: str | None, read: MeshRead) -> MeshLoadReport:
     already read, close it, then rebuild the indexes saved beside it, side by side in processes at scale (at 600k
     trials about 29 minutes one after another, against 16 in the two processes of a build)."""
     with open_store(spec, create=True) as store:
-        report = apply_mesh(store, read, refresh=False)
+        report = apply_mesh(store, read)
     report.index_seconds = refresh_saved_indexes(spec, saved_only=True)
     return report
 
 
-def apply_mesh(
-    store: Store, read: MeshRead, *, terms: TrialTerms | None = None, refresh: bool = True
-) -> MeshLoadReport:
-    """Replace the store's MeSH graph with files already read (see :func:`load_mesh`); with ``refresh``, rebuild here
-    the indexes saved beside the store."""
+def apply_mesh(store: Store, read: MeshRead, *, terms: TrialTerms | None = None) -> MeshLoadReport:
+    """Replace the store's MeSH graph with files already read and recompute information content (see
+    :func:`load_mesh`); the callers rebuild the saved indexes."""
     index, started = read.index, read.started
     report = MeshLoadReport(version=read.version)
     quads = list(mesh_quads(index, version=report.version))
@@ -112,8 +112,6 @@ def apply_mesh(
     report.descriptors, report.supplementary, report.quads = len(index.descriptors), len(index.concepts), len(quads)
     update_information_content(store, terms)
     report.seconds = time.perf_counter() - started
-    if refresh:
-        report.index_seconds = refresh_saved_indexes(store)
     for problem in report.problems:
         logger.info("%s", problem)  # callers report them (kg build / kg mesh load print each)
     return report
