@@ -7,16 +7,19 @@ the store: the name, size and modification time of each table (``*.sst``), files
 A reader compares the folder with it first, a ``stat`` per file, and refuses a store whose tables changed behind
 kg's back. The other files are RocksDB's to check: it reports a damaged ``CURRENT`` or ``MANIFEST`` and a missing
 table itself (one line too, see :class:`~kg.store.oxigraph.OxigraphStore`), and rewrites its ``MANIFEST`` when the
-last handle on a store goes, which may be after the seal. A writer removes the seal before it
-writes, so a writer that crashed leaves a store without one, which is opened as before (so are stores from before
-seals); the first reader to close it while no writer holds it seals it as it found it (trust on first use), so
-damage after that is caught. Copy a store with ``cp -a`` or ``rsync -a``: a copy that does not keep modification
-times is refused.
+last handle on a store goes, which may be after the seal. Only the tables RocksDB lists as live are sealed: a flush
+or compaction still running in the background when the writer closes writes its table in place, under its final
+name, and would be sealed half-written. A writer removes the seal before it writes, so a writer that crashed
+leaves a store without one, which is opened as before (so are stores from before seals); the first reader to close
+it while no writer holds it seals it as it found it (trust on first use), so damage after that is caught. Copy a
+store with ``cp -a`` or ``rsync -a``: a copy that does not keep modification times is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Final
 
@@ -59,9 +62,13 @@ def check_folder(path: Path, *, writing: bool) -> None:
             )
 
 
-def seal(path: Path) -> None:
-    """Record the folder's tables as they are now, after the store was closed by a writer."""
-    (path / _SEAL).write_text(json.dumps(_tables(path), sort_keys=True), encoding="utf-8")
+def seal(path: Path, live: Collection[str] | None = None) -> None:
+    """Record the folder's tables as they are now, after the store was closed by a writer; only those named in
+    ``live`` (RocksDB's current tables, complete and never changed again) if given."""
+    tables = _tables(path)
+    if live is not None:
+        tables = {name: stamp for name, stamp in tables.items() if name in live}
+    (path / _SEAL).write_text(json.dumps(tables, sort_keys=True), encoding="utf-8")
 
 
 def is_sealed(path: Path) -> bool:
@@ -74,4 +81,10 @@ def unseal(path: Path) -> None:
 
 
 def _tables(path: Path) -> dict[str, list[int]]:
-    return {table.name: [(status := table.stat()).st_size, status.st_mtime_ns] for table in path.glob("*.sst")}
+    """Each table's size and modification time; one deleted meanwhile (compacted away) is left out."""
+    tables: dict[str, list[int]] = {}
+    for table in path.glob("*.sst"):
+        with contextlib.suppress(FileNotFoundError):
+            status = table.stat()
+            tables[table.name] = [status.st_size, status.st_mtime_ns]
+    return tables

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -27,6 +29,7 @@ _FORMATS: Final = {
 }
 _DATASET_FORMATS: Final = {ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG}
 _BULK_QUADS: Final = 50_000
+_LISTING: Final = "kg-live-tables"  # a checkpoint inside the store folder, listing its live tables
 
 
 def term_value(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None) -> Value:
@@ -153,11 +156,13 @@ class OxigraphStore(Store):
 
     def close(self) -> None:
         writer = self.path is not None and not self.read_only and hasattr(self, "inner")
-        if writer:
+        live = None
+        if writer and self.path is not None:
             self.inner.flush()
+            live = _live_tables(self.inner, self.path)
         self.__dict__.pop("inner", None)
         if writer and self.path is not None:
-            seal(self.path)
+            seal(self.path, live)
         elif self.read_only and self.path is not None and not is_sealed(self.path):
             _seal_found(self.path)
         self._release()
@@ -166,6 +171,29 @@ class OxigraphStore(Store):
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def _live_tables(store: ox.Store, path: Path) -> set[str] | None:
+    """The tables of RocksDB's current version, the only ones a writer seals. A flush or compaction may still be
+    running in the background when the writer closes (the store lives on while a query result holds it); it writes
+    its table in place, and a seal of its partial size or time would make the next reader call the store damaged.
+    RocksDB's own list, through its checkpoint (``Store.backup``), which hard-links exactly those tables into a
+    folder removed at once. ``None`` (seal every table, as before) if the checkpoint fails or the folder takes no
+    hard links: there the checkpoint would copy the whole store."""
+    listing = path / _LISTING
+    shutil.rmtree(listing, ignore_errors=True)
+    try:
+        listing.mkdir()
+        (listing / "probe").touch()
+        os.link(listing / "probe", listing / "link")
+        shutil.rmtree(listing)
+        store.backup(str(listing))
+        return {table.name for table in listing.glob("*.sst")}
+    except OSError as error:
+        logger.info("sealing every table of the store at %s: cannot list RocksDB's live tables (%s)", path, error)
+        return None
+    finally:
+        shutil.rmtree(listing, ignore_errors=True)
 
 
 def _seal_found(path: Path) -> None:
