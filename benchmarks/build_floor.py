@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import sys
 import tempfile
@@ -208,9 +207,7 @@ def main() -> None:
         "measured": measured,
         "floor": floor(measured, project, machine["usable_cpus"]),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "build_floor.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (args.out / "build_floor.md").write_text(report(results), encoding="utf-8")
+    shared.write_results(args.out, "build_floor", results, report(results))
     print(report(results))
 
 

@@ -118,9 +118,7 @@ def main() -> None:
             run = {**refresh(args.store, processes), "round": round_}
             shared.log(f"{processes} process(es), round {round_}: {run}")
             results["runs"].append(run)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "index_refresh.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    (args.out / "index_refresh.md").write_text(report(results), encoding="utf-8")
+    shared.write_results(args.out, "index_refresh", results, report(results))
 
 
 if __name__ == "__main__":

@@ -163,9 +163,7 @@ def main() -> None:
         "seconds": time.perf_counter() - started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "optimize.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-    (args.out / "optimize.md").write_text(report(result), encoding="utf-8")
+    shared.write_results(args.out, "optimize", result, report(result))
     shared.log(f"wrote {args.out / 'optimize.md'} in {result['seconds']:.0f} s")
 
 

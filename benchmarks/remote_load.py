@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.virtuoso_support starts the servers
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as shared  # benchmarks/run.py: writing the results
 
 from kg.demo import demo_mesh_file, synthetic_studies
 from kg.pipeline.build import build
@@ -113,9 +115,7 @@ def main() -> None:
         "quads": quads,
         "engines": engines,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "remote_load.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (args.out / "remote_load.md").write_text(_markdown(report), encoding="utf-8")
+    shared.write_results(args.out, "remote_load", report, _markdown(report))
     print(_markdown(report))
 
 

@@ -509,6 +509,13 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
+def write_results(out: Path, name: str, results: dict[str, Any], markdown: str) -> None:
+    """A benchmark's figures as ``OUT/NAME.json`` and its report as ``OUT/NAME.md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    (out / f"{name}.md").write_text(markdown, encoding="utf-8")
+
+
 def add_comparison_arguments(parser: argparse.ArgumentParser, out: Path, default_label: str) -> None:
     """``--store`` (repeatable), ``--label`` and ``--out`` of a benchmark whose runs :class:`LabelledRuns` keeps."""
     parser.add_argument("--store", action="append", required=True, help="oxigraph:PATH; repeat for several")
