@@ -91,8 +91,14 @@ def corpus(size: int, scratch: Path) -> tuple[Path, dict[str, Any]]:
     directory = scratch / f"registry-{size}"
     manifest = scratch / f"registry-{size}.manifest.json"  # beside the corpus: kg build reads every .json inside
     settings = {"trials": size, "seed": SEED, "mesh": [str(p) for p in MESH]}
-    if manifest.is_file() and json.loads(manifest.read_text())["settings"] == settings:
-        return directory, {**json.loads(manifest.read_text()), "reused": True}
+    if manifest.is_file():
+        written = json.loads(manifest.read_text())["settings"]
+        if written == settings:
+            return directory, {**json.loads(manifest.read_text()), "reused": True}
+        changed = ", ".join(
+            f"{key} {written.get(key)} → {value}" for key, value in settings.items() if value != written.get(key)
+        )
+        shared.log(f"the corpus at {directory} was written with other settings ({changed}): writing it again")
     clock = shared.clocks()
     write_registry(directory, size, seed=SEED, mesh=MESH)
     wall, cpu = shared.since(clock)
@@ -1036,6 +1042,9 @@ def main() -> None:
     from kg.pipeline.build import default_workers
 
     args.workers = args.workers or default_workers()
+    if MESH != shared.MESH_FILES:
+        missing = ", ".join(str(p) for p in shared.MESH_FILES if not p.is_file())
+        shared.log(f"no MeSH files at {missing}: corpora and builds use the demo vocabulary ({MESH[0].name})")
     tiers = sorted(set(args.tiers) | ({LONG_TIER} if args.with_600k else set()))
     args.scratch = args.scratch or args.out / "tmp"
     args.scratch.mkdir(parents=True, exist_ok=True)
