@@ -27,7 +27,6 @@ import itertools
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,13 +66,13 @@ class _Clock:
         self.cpu = self.wall = 0.0
 
     def __enter__(self) -> _Clock:
-        self._started = time.process_time(), time.perf_counter()
+        self._started = shared.clocks()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        cpu, wall = self._started
-        self.cpu += time.process_time() - cpu
-        self.wall += time.perf_counter() - wall
+        wall, cpu = shared.since(self._started)
+        self.wall += wall
+        self.cpu += cpu
 
 
 def _chunks(corpus: Path, size: int, reading: _Clock) -> Iterator[list[Any]]:
@@ -207,8 +206,9 @@ def main() -> None:
         "measured": measured,
         "floor": floor(measured, project, machine["usable_cpus"]),
     }
-    shared.write_results(args.out, "build_floor", results, report(results))
-    print(report(results))
+    markdown = report(results)
+    shared.write_results(args.out, "build_floor", results, markdown)
+    print(markdown)
 
 
 if __name__ == "__main__":

@@ -92,9 +92,10 @@ def corpus(size: int, scratch: Path) -> tuple[Path, dict[str, Any]]:
     manifest = scratch / f"registry-{size}.manifest.json"  # beside the corpus: kg build reads every .json inside
     settings = {"trials": size, "seed": SEED, "mesh": [str(p) for p in MESH]}
     if manifest.is_file():
-        written = json.loads(manifest.read_text())["settings"]
-        if written == settings:
-            return directory, {**json.loads(manifest.read_text()), "reused": True}
+        kept = json.loads(manifest.read_text())
+        if kept["settings"] == settings:
+            return directory, {**kept, "reused": True}
+        written = kept["settings"]
         changed = ", ".join(
             f"{key} {written.get(key)} → {value}" for key, value in settings.items() if value != written.get(key)
         )
